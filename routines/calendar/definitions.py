@@ -1,0 +1,5 @@
+"""Dagster definitions of the calendar domain: assets, checks, schedules, sensors and its own resources."""
+
+import dagster as dg
+
+defs = dg.Definitions()

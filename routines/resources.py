@@ -1,0 +1,58 @@
+"""Dagster resources and policies for the shared pieces (database, file store, HTTP). Thin glue only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from routines import settings
+from routines.database.engine import get_engine, session_scope
+from routines.files import FileStore
+from routines.http import HttpError
+
+# Retries for assets that talk to external systems: 404 before publication, 429, 5xx and timeouts.
+EXTERNAL_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=4, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+class DatabaseResource(dg.ConfigurableResource):
+    """The business database. `url` empty = ROUTINES_DATABASE_URL or the embedded SQLite file."""
+
+    url: str = ""
+
+    def resolved_url(self) -> str:
+        return self.url or settings.database_url()
+
+    def get_engine(self) -> Engine:
+        return get_engine(self.resolved_url())
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: commit on success, rollback on error."""
+        with session_scope(self.get_engine()) as session:
+            yield session
+
+
+class FileStoreResource(dg.ConfigurableResource):
+    """The file store. `root` empty = ROUTINES_FILE_STORE_ROOT or `.routines/files`."""
+
+    root: str = ""
+
+    def get_store(self) -> FileStore:
+        return FileStore(self.root or settings.file_store_root())
+
+
+@contextmanager
+def http_failures() -> Iterator[None]:
+    """Fatal HTTP errors (401/403, other 4xx) bypass the retry policy; retryable ones are raised as they are."""
+    try:
+        yield
+    except HttpError as exc:
+        if exc.retryable:
+            raise
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc

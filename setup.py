@@ -1,0 +1,5 @@
+"""Setuptools shim: the project is described in pyproject.toml."""
+
+from setuptools import setup
+
+setup()
