@@ -10,10 +10,10 @@ from __future__ import annotations
 import dagster as dg
 
 from routines import settings
-from routines.calendar.definitions import defs as calendar_defs
-from routines.invoices.definitions import defs as invoices_defs
-from routines.market.definitions import defs as market_defs
-from routines.reports.definitions import defs as reports_defs
+from routines.calendar import definitions as calendar_domain
+from routines.invoices import definitions as invoices_domain
+from routines.market import definitions as market_domain
+from routines.reports import definitions as reports_domain
 from routines.resources import DatabaseResource, FileStoreResource
 
 
@@ -28,10 +28,11 @@ def shared_resources(environment: str) -> dict[str, object]:
     raise ValueError(f"ROUTINES_ENV={environment!r}: expected 'local' or 'production'")
 
 
+# Domain modules, not their `defs` objects, are imported: Dagster accepts one Definitions at module scope.
 defs = dg.Definitions.merge(
-    calendar_defs,
-    market_defs,
-    invoices_defs,
-    reports_defs,
+    calendar_domain.defs,
+    market_domain.defs,
+    invoices_domain.defs,
+    reports_domain.defs,
     dg.Definitions(resources=shared_resources(settings.environment())),
 )

@@ -1,18 +1,23 @@
-"""Dagster resources and policies for the shared pieces (database, file store, HTTP). Thin glue only."""
+"""Dagster resources and policies for the shared pieces (database, file store, HTTP). Thin glue only.
+
+SQLAlchemy and requests are imported when a resource is used, not when the code location loads.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from routines import settings
-from routines.database.engine import get_engine, session_scope
-from routines.files import FileStore
-from routines.http import HttpError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from routines.files import FileStore
 
 # Retries for assets that talk to external systems: 404 before publication, 429, 5xx and timeouts.
 EXTERNAL_RETRY_POLICY = dg.RetryPolicy(
@@ -29,11 +34,15 @@ class DatabaseResource(dg.ConfigurableResource):
         return self.url or settings.database_url()
 
     def get_engine(self) -> Engine:
+        from routines.database.engine import get_engine
+
         return get_engine(self.resolved_url())
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: commit on success, rollback on error."""
+        from routines.database.engine import session_scope
+
         with session_scope(self.get_engine()) as session:
             yield session
 
@@ -44,12 +53,16 @@ class FileStoreResource(dg.ConfigurableResource):
     root: str = ""
 
     def get_store(self) -> FileStore:
+        from routines.files import FileStore
+
         return FileStore(self.root or settings.file_store_root())
 
 
 @contextmanager
 def http_failures() -> Iterator[None]:
     """Fatal HTTP errors (401/403, other 4xx) bypass the retry policy; retryable ones are raised as they are."""
+    from routines.http import HttpError
+
     try:
         yield
     except HttpError as exc:
