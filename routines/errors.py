@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class UserError(Exception):
+class UserError(ValueError):
     """Bad input or configuration. The CLI prints it as one line and exits with status 2."""
 
 

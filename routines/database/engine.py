@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from routines import settings
+from routines.errors import UserError
 
 
 def describe_url(url: str) -> str:
@@ -38,7 +39,7 @@ def get_engine(url: str | None = None) -> Engine:
 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        raise ValueError(
+        raise UserError(
             f"database URL {describe_url(url)!r} names no driver: use postgresql+psycopg2://..."
         )
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
