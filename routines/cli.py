@@ -14,7 +14,9 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     from routines.database.engine import describe_url
 
     migrate.upgrade(args.url, args.revision)
-    print(f"database {describe_url(args.url or migrate.settings.database_url())} at {migrate.current_revision(args.url)}")
+    print(
+        f"database {describe_url(args.url or migrate.settings.database_url())} at {migrate.current_revision(args.url)}"
+    )
     return 0
 
 
@@ -54,7 +56,9 @@ def _register_platform(subparsers: argparse._SubParsersAction) -> None:
     downgrade.add_argument("revision")
     downgrade.set_defaults(handler=_db_downgrade)
     for parser in (upgrade, current, downgrade):
-        parser.add_argument("--url", help="database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)")
+        parser.add_argument(
+            "--url", help="database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)"
+        )
 
     demo = subparsers.add_parser("demo", help="demo reference data").add_subparsers(
         dest="demo_command", required=True, metavar="{seed}"
@@ -68,12 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     from routines.calendar import cli as calendar_cli
     from routines.invoices import cli as invoices_cli
     from routines.market import cli as market_cli
+    from routines.notifications import cli as notifications_cli
     from routines.reports import cli as reports_cli
 
-    parser = argparse.ArgumentParser(prog="routines", description="Operator commands of the routines code location.")
+    parser = argparse.ArgumentParser(
+        prog="routines", description="Operator commands of the routines code location."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _register_platform(subparsers)
-    for module in (calendar_cli, market_cli, invoices_cli, reports_cli):
+    for module in (calendar_cli, market_cli, invoices_cli, reports_cli, notifications_cli):
         module.register(subparsers)
     return parser
 

@@ -13,6 +13,7 @@ from routines import settings
 from routines.calendar import definitions as calendar_domain
 from routines.invoices import definitions as invoices_domain
 from routines.market import definitions as market_domain
+from routines.notifications import definitions as notifications_domain
 from routines.reports import definitions as reports_domain
 from routines.resources import DatabaseResource, FileStoreResource
 
@@ -34,5 +35,6 @@ defs = dg.Definitions.merge(
     market_domain.defs,
     invoices_domain.defs,
     reports_domain.defs,
+    notifications_domain.defs,
     dg.Definitions(resources=shared_resources(settings.environment())),
 )

@@ -27,7 +27,9 @@ def prepare(url: str | None = None) -> Path:
 
     migrate.upgrade(url)
     added = seed_demo(url)
-    print(f"business database {describe_url(url or settings.database_url())}: migrated; demo rows added {added}")
+    print(
+        f"business database {describe_url(url or settings.database_url())}: migrated; demo rows added {added}"
+    )
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or settings.routines_home() / "dagster_home").resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance_file = dagster_home / "dagster.yaml"

@@ -88,4 +88,3 @@ class FileStore:
     def describe(self, key: str) -> StoredFile:
         target = self.path(key)
         return StoredFile(path=target, key=key, size=target.stat().st_size, sha256=sha256_of(target))
-

@@ -20,9 +20,13 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@lru_cache(maxsize=16)
 def get_engine(url: str | None = None) -> Engine:
-    url = url or settings.database_url()
+    """The engine of `url` (default: ROUTINES_DATABASE_URL or the embedded SQLite), one per URL per process."""
+    return _engine_for(url or settings.database_url())
+
+
+@lru_cache(maxsize=32)
+def _engine_for(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -39,9 +43,7 @@ def get_engine(url: str | None = None) -> Engine:
 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        raise UserError(
-            f"database URL {describe_url(url)!r} names no driver: use postgresql+psycopg2://..."
-        )
+        raise UserError(f"database URL {describe_url(url)!r} names no driver: use postgresql+psycopg2://...")
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 

@@ -5,6 +5,7 @@ from routines.companies import models as companies_models  # noqa: F401
 from routines.database.base import Base
 from routines.invoices import models as invoices_models  # noqa: F401
 from routines.market import models as market_models  # noqa: F401
+from routines.notifications import models as notifications_models  # noqa: F401
 from routines.reports import models as reports_models  # noqa: F401
 
 metadata = Base.metadata

@@ -42,7 +42,9 @@ def test_help_is_available_and_a_missing_subcommand_is_an_error(capsys):
 def test_console_script_reports_bad_configuration_in_one_line(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "routines.cli", "db", "upgrade", "--url", "postgresql://nobody@127.0.0.1/x"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 2
     assert completed.stderr.strip().splitlines() == [

@@ -33,7 +33,11 @@ def test_dagster_cli_validates_the_workspace(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     completed = subprocess.run(
         [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
@@ -42,7 +46,9 @@ def _partitions_timezones(partitions_def) -> list[str]:
     if partitions_def is None:
         return []
     if isinstance(partitions_def, dg.MultiPartitionsDefinition):
-        return [tz for dim in partitions_def.partitions_defs for tz in _partitions_timezones(dim.partitions_def)]
+        return [
+            tz for dim in partitions_def.partitions_defs for tz in _partitions_timezones(dim.partitions_def)
+        ]
     timezone = getattr(partitions_def, "timezone", None)
     return [timezone] if timezone is not None else []
 

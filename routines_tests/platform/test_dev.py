@@ -65,12 +65,20 @@ def ignore_sigint() -> None:
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_dagster_dev_starts_and_stops_cleanly(tmp_path, stop_signal):
     port = free_port()
-    env = {**os.environ, "ROUTINES_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    env = {
+        **os.environ,
+        "ROUTINES_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
     env.pop("ROUTINES_DATABASE_URL", None)
     log = open(tmp_path / "dev.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "routines.dev", "--port", str(port)],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=ignore_sigint,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=ignore_sigint,
     )
     pgid = process.pid
     try:
@@ -80,8 +88,10 @@ def test_dagster_dev_starts_and_stops_cleanly(tmp_path, stop_signal):
             try:
                 response = requests.post(
                     f"http://127.0.0.1:{port}/graphql",
-                    json={"query": "{ workspaceOrError { ... on Workspace { locationEntries { name "
-                    "locationOrLoadError { __typename ... on PythonError { message } } } } } }"},
+                    json={
+                        "query": "{ workspaceOrError { ... on Workspace { locationEntries { name "
+                        "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+                    },
                     timeout=5,
                 )
                 entries = response.json()["data"]["workspaceOrError"]["locationEntries"]

@@ -39,8 +39,15 @@ def server():
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(401, TokenRejected), (403, TokenRejected), (400, HttpError), (404, RetryableHttpError),
-     (429, RetryableHttpError), (500, RetryableHttpError), (503, RetryableHttpError)],
+    [
+        (401, TokenRejected),
+        (403, TokenRejected),
+        (400, HttpError),
+        (404, RetryableHttpError),
+        (429, RetryableHttpError),
+        (500, RetryableHttpError),
+        (503, RetryableHttpError),
+    ],
 )
 def test_statuses_are_classified(server, status, error):
     client = HttpClient("B3", server[0], token=TOKEN)

@@ -43,7 +43,8 @@ def production_dagster_home(tmp_path, monkeypatch):
     finally:
         with admin.connect() as connection:
             connection.execute(
-                text("select pg_terminate_backend(pid) from pg_stat_activity where datname = :d"), {"d": database}
+                text("select pg_terminate_backend(pid) from pg_stat_activity where datname = :d"),
+                {"d": database},
             )
             connection.execute(text(f'drop database if exists "{database}"'))
         admin.dispose()

@@ -1,0 +1,1 @@
+"""Notifications for finance and operations staff (pt-BR): failed runs and other events that need a person."""
