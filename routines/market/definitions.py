@@ -2,4 +2,15 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from routines.market.b3_assets import b3_cotahist_file, b3_quotes, b3_quotes_job
+from routines.market.b3_sensors import b3_fallback_schedule, b3_publication_sensor
+from routines.market.cvm_assets import cvm_fund_quotas, cvm_fund_quotas_job, cvm_open_months_schedule
+from routines.market.resources import B3CotahistSite, CvmFundsSite
+
+defs = dg.Definitions(
+    assets=[b3_cotahist_file, b3_quotes, cvm_fund_quotas],
+    jobs=[b3_quotes_job, cvm_fund_quotas_job],
+    schedules=[b3_fallback_schedule, cvm_open_months_schedule],
+    sensors=[b3_publication_sensor],
+    resources={"b3_cotahist_site": B3CotahistSite(), "cvm_funds_site": CvmFundsSite()},
+)

@@ -20,7 +20,6 @@ BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     op.create_table(
         "b3_quotes",
-        sa.Column("id", BIGINT_ID, primary_key=True, autoincrement=True),
         sa.Column("trade_date", sa.Date(), nullable=False),
         sa.Column("bdi_code", sa.String(2), nullable=False),
         sa.Column("ticker", sa.String(12), nullable=False),
@@ -46,10 +45,8 @@ def upgrade() -> None:
         sa.Column("strike_points", ExactDecimal(13, 6), nullable=False),
         sa.Column("isin", sa.String(12), nullable=False),
         sa.Column("distribution", sa.SmallInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_b3_quotes")),
     )
-    op.create_index("ix_b3_quotes_trade_date", "b3_quotes", ["trade_date"])
-    op.create_index("ix_b3_quotes_ticker_trade_date", "b3_quotes", ["ticker", "trade_date"])
+    op.create_index("ix_b3_quotes_trade_date", "b3_quotes", ["trade_date"], postgresql_using="brin")
 
     op.create_table(
         "cvm_fund_quotas",
@@ -99,6 +96,5 @@ def downgrade() -> None:
     op.drop_table("consolidated_trade_prices")
     op.drop_index("ix_cvm_fund_quotas_report_date", table_name="cvm_fund_quotas")
     op.drop_table("cvm_fund_quotas")
-    op.drop_index("ix_b3_quotes_ticker_trade_date", table_name="b3_quotes")
     op.drop_index("ix_b3_quotes_trade_date", table_name="b3_quotes")
     op.drop_table("b3_quotes")

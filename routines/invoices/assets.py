@@ -1,0 +1,147 @@
+"""Assets of the invoices flow (thin glue over `routines.invoices.service`).
+
+- `invoice_processes` (monthly, the billing month): one AGUARDANDO_DOWNLOAD process per active client x operator.
+- `downloaded_invoices` (month x operator; operators are dynamic partitions synced from the database): one RPA
+  job at a time per op execution, in the `rpa` concurrency pool, so the pool limit bounds the RPA jobs in flight
+  across all runs and backfills.
+- `sat_uploads` (monthly): uploads the approved invoices to the SAT with idempotency keys (pool `sat`).
+"""
+
+
+import dagster as dg
+
+from routines.errors import UserError
+from routines.invoices import service
+from routines.invoices.resources import RpaResource, SatResource
+from routines.resources import EXTERNAL_RETRY_POLICY, DatabaseResource, FileStoreResource, http_failures
+
+TIMEZONE = "America/Sao_Paulo"
+START_MONTH = "2025-01-01"
+RPA_POOL = "rpa"
+SAT_POOL = "sat"
+
+month_partitions = dg.MonthlyPartitionsDefinition(start_date=START_MONTH, timezone=TIMEZONE, end_offset=1)
+operator_partitions = dg.DynamicPartitionsDefinition(name="invoice_operators")
+month_operator_partitions = dg.MultiPartitionsDefinition({"month": month_partitions, "operator": operator_partitions})
+
+
+def month_operator_key(month_key: str, operator_code: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({"month": month_key, "operator": operator_code})
+
+
+@dg.asset(
+    partitions_def=month_partitions,
+    group_name="invoices",
+    kinds={"sql"},
+    description="Processos mensais de fatura: um por cliente ativo x operadora, em AGUARDANDO_DOWNLOAD.",
+)
+def invoice_processes(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
+    month = service.month_start(context.partition_key)
+    with database.session() as session:
+        summary = service.create_month_processes(session, month, service.run_actor(context.run_id))
+        counts = service.status_counts(session, month)
+    context.log.info(f"{service.month_label(month)}: {summary.created} processo(s) criado(s), {summary.existing} já existiam")
+    return dg.MaterializeResult(
+        metadata={
+            "billing_month": service.month_label(month),
+            "created": summary.created,
+            "already_existing": summary.existing,
+            "created_by_operator": dg.MetadataValue.json(summary.by_operator),
+            "status_counts": dg.MetadataValue.json(counts),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=month_operator_partitions,
+    deps=[invoice_processes],
+    pool=RPA_POOL,
+    retry_policy=EXTERNAL_RETRY_POLICY,
+    group_name="invoices",
+    kinds={"api", "pdf"},
+    description=(
+        "Faturas baixadas pelo RPA (uma execução por vez por partição mês x operadora; pool `rpa` limita os jobs "
+        "em andamento): arquivo no file store (sha256) e processo em AGUARDANDO_APROVACAO, ou FALHA_DOWNLOAD com "
+        "o erro e as últimas linhas de log."
+    ),
+)
+def downloaded_invoices(
+    context: dg.AssetExecutionContext, database: DatabaseResource, file_store: FileStoreResource, rpa: RpaResource
+) -> dg.MaterializeResult:
+    keys = context.partition_key.keys_by_dimension
+    month, operator = service.month_start(keys["month"]), keys["operator"]
+    try:
+        with http_failures():
+            summary = service.download_partition(
+                database.get_engine(), file_store.get_store(), rpa.get_client(), month, operator,
+                service.run_actor(context.run_id), log=context.log.info,
+            )
+    except UserError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    with database.session() as session:
+        counts = service.status_counts(session, month, operator)
+    metadata = {
+        "billing_month": service.month_label(month),
+        "operator": operator,
+        "downloaded": len(summary.downloaded),
+        "failed": len(summary.failed),
+        "files": dg.MetadataValue.json(summary.downloaded),
+        "status_counts": dg.MetadataValue.json(counts),
+        "rpa_base_url": rpa.base_url,
+    }
+    if summary.failed:
+        raise dg.Failure(
+            description=f"{len(summary.failed)} download(s) falharam em {operator} {service.month_label(month)}: "
+            + "; ".join(f"processo {item['process_id']}: {item['error']}" for item in summary.failed),
+            metadata={**metadata, "failures": dg.MetadataValue.json(summary.failed)},
+            allow_retries=False,
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    partitions_def=month_partitions,
+    deps=[downloaded_invoices],
+    pool=SAT_POOL,
+    retry_policy=EXTERNAL_RETRY_POLICY,
+    group_name="invoices",
+    kinds={"api"},
+    description="Faturas aprovadas enviadas ao SAT com chave de idempotência; sucesso -> UPLOAD_REALIZADO.",
+)
+def sat_uploads(
+    context: dg.AssetExecutionContext, database: DatabaseResource, file_store: FileStoreResource, sat: SatResource
+) -> dg.MaterializeResult:
+    month = service.month_start(context.partition_key)
+    with http_failures():
+        summary = service.upload_month(
+            database.get_engine(), file_store.get_store(), sat.get_client(), month,
+            service.run_actor(context.run_id), log=context.log.info,
+        )
+    with database.session() as session:
+        counts = service.status_counts(session, month)
+    metadata = {
+        "billing_month": service.month_label(month),
+        "uploaded": len(summary.uploaded),
+        "already_received": summary.duplicates,
+        "failed": len(summary.failed),
+        "protocols": dg.MetadataValue.json(summary.uploaded),
+        "status_counts": dg.MetadataValue.json(counts),
+        "sat_base_url": sat.base_url,
+    }
+    if summary.failed:
+        raise dg.Failure(
+            description=f"{len(summary.failed)} envio(s) ao SAT recusados em {service.month_label(month)}: "
+            + "; ".join(f"processo {item['process_id']}: {item['error']}" for item in summary.failed),
+            metadata={**metadata, "failures": dg.MetadataValue.json(summary.failed)},
+            allow_retries=False,
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+invoice_processes_job = dg.define_asset_job(
+    "invoice_processes_job", selection=[invoice_processes], partitions_def=month_partitions
+)
+invoice_downloads_job = dg.define_asset_job(
+    "invoice_downloads_job", selection=[downloaded_invoices], partitions_def=month_operator_partitions
+)
+sat_uploads_job = dg.define_asset_job("sat_uploads_job", selection=[sat_uploads], partitions_def=month_partitions)

@@ -1,0 +1,48 @@
+"""Dagster resources `rpa` and `sat`: configuration only (URL and token from env vars); the clients are pure."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+
+from routines.http import HttpClient
+from routines.invoices.rpa import RpaClient
+from routines.invoices.sat import SatClient
+
+
+class RpaResource(dg.ConfigurableResource):
+    """The RPA API (docs/rpa-api.md). Token: ROUTINES_RPA_TOKEN; base URL: ROUTINES_RPA_BASE_URL."""
+
+    base_url: str
+    token: str = Field(description="bearer token (from ROUTINES_RPA_TOKEN); never logged")
+    poll_interval_seconds: float = 2.0
+    max_poll_interval_seconds: float = 30.0
+    job_timeout_seconds: float = 3600.0
+    request_attempts: int = 4
+    retry_base_delay_seconds: float = 2.0
+    request_timeout_seconds: float = 60.0
+
+    def get_client(self) -> RpaClient:
+        http = HttpClient("RPA", self.base_url, self.token, timeout=(10.0, self.request_timeout_seconds))
+        return RpaClient(
+            http,
+            poll_interval=self.poll_interval_seconds,
+            max_poll_interval=self.max_poll_interval_seconds,
+            job_timeout=self.job_timeout_seconds,
+            request_attempts=self.request_attempts,
+            retry_base_delay=self.retry_base_delay_seconds,
+        )
+
+
+class SatResource(dg.ConfigurableResource):
+    """The SAT upload API (docs/sat-api.md). Token: ROUTINES_SAT_TOKEN; base URL: ROUTINES_SAT_BASE_URL."""
+
+    base_url: str
+    token: str = Field(description="bearer token (from ROUTINES_SAT_TOKEN); never logged")
+    request_attempts: int = 4
+    retry_base_delay_seconds: float = 2.0
+    request_timeout_seconds: float = 120.0
+
+    def get_client(self) -> SatClient:
+        http = HttpClient("SAT", self.base_url, self.token, timeout=(10.0, self.request_timeout_seconds))
+        return SatClient(http, request_attempts=self.request_attempts, retry_base_delay=self.retry_base_delay_seconds)

@@ -1,0 +1,175 @@
+"""Client of the RPA API that downloads invoices from the operators' portals (contract: docs/rpa-api.md).
+
+Pure (no Dagster): `RpaClient.run_job` starts one job, follows it with backoff, streams its log lines to a
+callback as they appear (each line once, by offset), then fetches the invoice file. Every HTTP call is retried
+in-process on retryable errors (5xx, timeouts, connection errors); 401/403 raise `TokenRejected` at once.
+A job that fails or does not finish within `job_timeout` gives a failed `JobResult` with the last log lines.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from routines.http import HttpClient, HttpError, call_with_retries
+
+RUNNING_STATUSES = frozenset({"PENDENTE", "EXECUTANDO"})
+SUCCESS = "CONCLUIDO"
+FAILED = "FALHOU"
+LAST_LINES = 20
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    ok: bool
+    status: str  # CONCLUIDO, FALHOU or TIMEOUT
+    error: str | None = None
+    filename: str | None = None
+    content: bytes | None = None
+    declared_sha256: str | None = None
+    last_lines: list[str] = field(default_factory=list)
+    line_count: int = 0
+    elapsed: float = 0.0
+
+
+class RpaProtocolError(HttpError):
+    """The RPA answered something the contract does not allow (fatal)."""
+
+
+class RpaClient:
+    def __init__(
+        self,
+        http: HttpClient,
+        poll_interval: float = 2.0,
+        max_poll_interval: float = 30.0,
+        poll_backoff: float = 1.5,
+        job_timeout: float = 3600.0,
+        request_attempts: int = 4,
+        retry_base_delay: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.http = http
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.poll_backoff = poll_backoff
+        self.job_timeout = job_timeout
+        self.request_attempts = request_attempts
+        self.retry_base_delay = retry_base_delay
+        self.sleep = sleep
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"RpaClient({self.http.base_url!r})"
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        return call_with_retries(
+            fn, attempts=self.request_attempts, base_delay=self.retry_base_delay, sleep=self.sleep
+        )
+
+    def _json(self, response) -> dict:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RpaProtocolError(f"RPA: invalid JSON at {response.url}", response.status_code, response.url) from exc
+        if not isinstance(body, dict):
+            raise RpaProtocolError(f"RPA: expected a JSON object at {response.url}", response.status_code, response.url)
+        return body
+
+    # -- the four endpoints -------------------------------------------------------------------------------------
+    def start_job(self, operator_endpoint: str, payload: dict) -> str:
+        path = f"/executar/{quote(operator_endpoint, safe='')}"
+        body = self._json(self._call(lambda: self.http.post(path, json=payload)))
+        job_id = body.get("job_id")
+        if not job_id:
+            raise RpaProtocolError(f"RPA: no job_id in the answer of POST {path}")
+        return str(job_id)
+
+    def job_status(self, job_id: str) -> dict:
+        body = self._json(self._call(lambda: self.http.get(f"/jobs/{quote(job_id, safe='')}")))
+        if "status" not in body:
+            raise RpaProtocolError(f"RPA: no status for job {job_id}")
+        return body
+
+    def job_logs(self, job_id: str, offset: int) -> tuple[list[str], int]:
+        """Lines from `offset` on and the offset of the next line."""
+        body = self._json(
+            self._call(lambda: self.http.get(f"/jobs/{quote(job_id, safe='')}/logs", params={"desde": offset}))
+        )
+        lines = [str(item.get("mensagem", "")) if isinstance(item, dict) else str(item) for item in body.get("linhas", [])]
+        next_offset = int(body.get("proximo", offset + len(lines)))
+        return lines, next_offset
+
+    def job_file(self, job_id: str) -> tuple[str, bytes]:
+        response = self._call(lambda: self.http.get(f"/jobs/{quote(job_id, safe='')}/arquivo"))
+        filename = _filename_from(response.headers.get("Content-Disposition", "")) or f"{job_id}.pdf"
+        return filename, response.content
+
+    # -- one whole job ------------------------------------------------------------------------------------------
+    def run_job(
+        self,
+        operator_endpoint: str,
+        payload: dict,
+        on_log: Callable[[str], None] = lambda line: None,
+        on_started: Callable[[str], None] = lambda job_id: None,
+    ) -> JobResult:
+        started = self.clock()
+        job_id = self.start_job(operator_endpoint, payload)
+        on_started(job_id)
+        offset = 0
+        last = deque(maxlen=LAST_LINES)
+        delay = self.poll_interval
+
+        def drain() -> None:
+            nonlocal offset
+            while True:
+                lines, next_offset = self.job_logs(job_id, offset)
+                for line in lines:
+                    last.append(line)
+                    on_log(line)
+                if next_offset <= offset or not lines:
+                    offset = max(offset, next_offset)
+                    return
+                offset = next_offset
+
+        while True:
+            status = self.job_status(job_id)
+            drain()
+            state = str(status["status"]).upper()
+            elapsed = self.clock() - started
+            if state == SUCCESS:
+                drain()
+                filename, content = self.job_file(job_id)
+                arquivo = status.get("arquivo") or {}
+                return JobResult(
+                    job_id, True, SUCCESS, filename=filename, content=content,
+                    declared_sha256=arquivo.get("sha256"), last_lines=list(last), line_count=offset, elapsed=elapsed,
+                )
+            if state not in RUNNING_STATUSES:
+                drain()
+                error = status.get("erro") or f"job {job_id} terminou com status {state}"
+                return JobResult(job_id, False, FAILED, error=str(error), last_lines=list(last),
+                                 line_count=offset, elapsed=elapsed)
+            if elapsed >= self.job_timeout:
+                return JobResult(
+                    job_id, False, "TIMEOUT",
+                    error=f"job {job_id} não terminou em {self.job_timeout:g} s (último status {state})",
+                    last_lines=list(last), line_count=offset, elapsed=elapsed,
+                )
+            self.sleep(min(delay, max(0.01, self.job_timeout - elapsed)))
+            delay = min(self.max_poll_interval, delay * self.poll_backoff)
+
+
+def _filename_from(disposition: str) -> str | None:
+    for part in disposition.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "filename" and value:
+            value = value.strip().strip('"')
+            value = value.replace("/", "_").replace("\\", "_")
+            return value or None
+    return None

@@ -1,0 +1,177 @@
+"""CVM "Informe Diário" of investment funds: parse the monthly CSV and upsert it into `cvm_fund_quotas` (pure).
+
+The file `inf_diario_fi_{YYYYMM}.zip` holds one CSV (latin-1, `;`, decimal point) with one row per fund (class)
+and subclass and day. Two layouts are accepted:
+- before CVM Resolution 175: TP_FUNDO;CNPJ_FUNDO;DT_COMPTC;VL_TOTAL;VL_QUOTA;VL_PATRIM_LIQ;CAPTC_DIA;RESG_DIA;NR_COTST
+- after: TP_FUNDO_CLASSE;CNPJ_FUNDO_CLASSE;ID_SUBCLASSE;DT_COMPTC;VL_TOTAL;...;NR_COTST
+Every row must fall in the file's month. Errors name the file, line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+import zlib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from routines.errors import InputFileError
+
+VALUE_COLUMNS = {
+    "VL_TOTAL": "total_value",
+    "VL_QUOTA": "quota_value",
+    "VL_PATRIM_LIQ": "net_assets",
+    "CAPTC_DIA": "inflows",
+    "RESG_DIA": "redemptions",
+}
+LAYOUTS = {
+    "pre175": {"type": "TP_FUNDO", "cnpj": "CNPJ_FUNDO", "subclass": None},
+    "res175": {"type": "TP_FUNDO_CLASSE", "cnpj": "CNPJ_FUNDO_CLASSE", "subclass": "ID_SUBCLASSE"},
+}
+BATCH = 5000
+
+
+def file_name(year: int, month: int) -> str:
+    return f"inf_diario_fi_{year:04d}{month:02d}.zip"
+
+
+@dataclass
+class FundReport:
+    file_name: str
+    layout: str
+    rows: list[dict[str, object]]
+
+    @property
+    def dates(self) -> list[date]:
+        return sorted({row["report_date"] for row in self.rows})
+
+
+def _csv_text(data: bytes, name: str) -> tuple[str, str]:
+    """(CSV text, name for messages) from a ZIP holding one CSV or a bare CSV."""
+    if data[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                members = [i for i in archive.infolist() if not i.is_dir()]
+                if len(members) != 1:
+                    listed = ", ".join(i.filename for i in members) or "nothing"
+                    raise InputFileError(name, f"the ZIP must hold exactly one CSV; it holds {listed}")
+                raw = archive.read(members[0])
+                name = f"{name}[{members[0].filename}]"
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise InputFileError(name, f"corrupt or truncated ZIP archive ({exc})") from exc
+    else:
+        head = data[:512].lstrip().lower()
+        if head.startswith((b"<!doctype", b"<html")):
+            raise InputFileError(name, "got an HTML page instead of the CVM file", line=1)
+        if name.lower().endswith(".zip"):
+            raise InputFileError(name, "not a ZIP archive (corrupt or truncated download)")
+        raw = data
+    return raw.decode("latin-1"), name
+
+
+def _decimal(value: str, name: str, line: int, column: str) -> Decimal | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        raise InputFileError(name, f"not a number: {value!r}", line=line, field=column) from None
+    if not result.is_finite():
+        raise InputFileError(name, f"not a number: {value!r}", line=line, field=column)
+    return result
+
+
+def parse_report(source: bytes | str | Path, name: str | None = None, month: tuple[int, int] | None = None) -> FundReport:
+    """Parse an Informe Diário file (ZIP or CSV). `month` (year, month): every row must be of that month."""
+    if isinstance(source, bytes):
+        data, name = source, name or "<bytes>"
+    else:
+        data, name = Path(source).read_bytes(), name or Path(source).name
+    if not data:
+        raise InputFileError(name, "the file is empty")
+    text, name = _csv_text(data, name)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
+    try:
+        header = [column.strip().lstrip("\ufeff") for column in next(reader)]
+    except StopIteration:
+        raise InputFileError(name, "the file is empty") from None
+    layout = "res175" if "CNPJ_FUNDO_CLASSE" in header else "pre175"
+    spec = LAYOUTS[layout]
+    required = [spec["cnpj"], "DT_COMPTC", *VALUE_COLUMNS, "NR_COTST"] + ([spec["subclass"]] if spec["subclass"] else [])
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise InputFileError(name, f"missing column(s) {', '.join(missing)}; header is {';'.join(header)}", line=1)
+    index = {column: position for position, column in enumerate(header)}
+    rows: list[dict[str, object]] = []
+    for line_number, values in enumerate(reader, start=2):
+        if not values or (len(values) == 1 and not values[0].strip()):
+            continue
+        if len(values) != len(header):
+            raise InputFileError(name, f"{len(values)} columns, the header has {len(header)}", line=line_number)
+        cnpj = values[index[spec["cnpj"]]].strip()
+        if not cnpj:
+            raise InputFileError(name, "empty fund CNPJ", line=line_number, field=spec["cnpj"])
+        raw_date = values[index["DT_COMPTC"]].strip()
+        try:
+            report_date = date.fromisoformat(raw_date)
+        except ValueError:
+            raise InputFileError(name, f"invalid date {raw_date!r}", line=line_number, field="DT_COMPTC") from None
+        if month is not None and (report_date.year, report_date.month) != month:
+            raise InputFileError(
+                name,
+                f"date {report_date.isoformat()} is outside the file's month {month[0]:04d}-{month[1]:02d}",
+                line=line_number,
+                field="DT_COMPTC",
+            )
+        holders = values[index["NR_COTST"]].strip()
+        if holders and not holders.isdigit():
+            raise InputFileError(name, f"not a whole number: {holders!r}", line=line_number, field="NR_COTST")
+        row: dict[str, object] = {
+            "fund_cnpj": cnpj,
+            "subclass_id": values[index[spec["subclass"]]].strip() if spec["subclass"] else "",
+            "fund_type": values[index[spec["type"]]].strip() if spec["type"] in index else "",
+            "report_date": report_date,
+            "shareholders": int(holders) if holders else None,
+        }
+        for column, field in VALUE_COLUMNS.items():
+            row[field] = _decimal(values[index[column]], name, line_number, column)
+        rows.append(row)
+    seen: dict[tuple, int] = {}
+    for position, row in enumerate(rows):
+        key = (row["fund_cnpj"], row["subclass_id"], row["report_date"])
+        if key in seen:
+            raise InputFileError(name, f"fund {key[0]} subclass {key[1]!r} repeated on {key[2]}", field="DT_COMPTC")
+        seen[key] = position
+    return FundReport(name, layout, rows)
+
+
+def upsert_report(report: FundReport, engine: Engine, source_file: str) -> int:
+    """Insert or update every row by (fund_cnpj, subclass_id, report_date), in one transaction."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from routines.database.base import utcnow
+    from routines.market.models import CvmFundQuota
+
+    table = CvmFundQuota.__table__
+    insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+    loaded_at = utcnow()
+    updated = ["fund_type", *VALUE_COLUMNS.values(), "shareholders", "source_file", "loaded_at"]
+    with engine.begin() as connection:
+        for start in range(0, len(report.rows), BATCH):
+            batch = [
+                {**row, "source_file": source_file, "loaded_at": loaded_at}
+                for row in report.rows[start : start + BATCH]
+            ]
+            statement = insert(table)
+            statement = statement.on_conflict_do_update(
+                index_elements=["fund_cnpj", "subclass_id", "report_date"],
+                set_={column: getattr(statement.excluded, column) for column in updated},
+            )
+            connection.execute(statement, batch)
+    return len(report.rows)

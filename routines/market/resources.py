@@ -1,0 +1,34 @@
+"""Dagster resources of the market domain: the B3 and CVM download sites (thin glue over routines.http)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from routines.http import HttpClient
+from routines.market import settings
+
+
+class B3CotahistSite(dg.ConfigurableResource):
+    """B3 historical quotes site. `base_url` empty = ROUTINES_B3_BASE_URL or the real B3 URL."""
+
+    base_url: str = ""
+    read_timeout_seconds: float = 300.0
+
+    def resolved_base_url(self) -> str:
+        return self.base_url or settings.b3_base_url()
+
+    def client(self) -> HttpClient:
+        return HttpClient("B3", self.resolved_base_url(), timeout=(10.0, self.read_timeout_seconds))
+
+
+class CvmFundsSite(dg.ConfigurableResource):
+    """CVM open data site (Informe Diário). `base_url` empty = ROUTINES_CVM_BASE_URL or the real CVM URL."""
+
+    base_url: str = ""
+    read_timeout_seconds: float = 300.0
+
+    def resolved_base_url(self) -> str:
+        return self.base_url or settings.cvm_base_url()
+
+    def client(self) -> HttpClient:
+        return HttpClient("CVM", self.resolved_base_url(), timeout=(10.0, self.read_timeout_seconds))

@@ -1,0 +1,246 @@
+"""Fake RPA and SAT servers on loopback (real HTTP, the contracts of docs/rpa-api.md and docs/sat-api.md).
+
+Both are configured through attributes of the server object (`serve(FakeRpaHandler, **fake_rpa_state(...))`):
+latency, queued failures (5xx), 401s, job failures, jobs that never finish, log output. The RPA fake records the
+maximum number of jobs in flight it saw; the SAT fake honours idempotency keys and records every stored upload.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlparse
+
+from routines_tests.helpers import QuietHandler, serve
+
+TOKEN = "segredo-do-rpa-123"
+SAT_TOKEN = "segredo-do-sat-456"
+
+
+@dataclass
+class FakeJob:
+    job_id: str
+    endpoint: str
+    payload: dict
+    started: float
+    latency: float
+    outcome: str  # ok | fail | hang
+    lines: list[str]
+    content: bytes
+
+    def state(self, now: float) -> str:
+        elapsed = now - self.started
+        if self.outcome == "hang" or elapsed < self.latency:
+            return "PENDENTE" if elapsed < self.latency * 0.1 else "EXECUTANDO"
+        return "CONCLUIDO" if self.outcome == "ok" else "FALHOU"
+
+    def visible_lines(self, now: float) -> list[str]:
+        if self.state(now) in ("CONCLUIDO", "FALHOU"):
+            return self.lines
+        elapsed = now - self.started
+        count = len(self.lines) - 1  # the last line appears with the end of the job
+        if self.outcome == "hang":
+            return self.lines[: min(count, 1 + int(elapsed / 0.05))]
+        return self.lines[: int(count * min(1.0, elapsed / self.latency))]
+
+
+@dataclass
+class RpaState:
+    token: str = TOKEN
+    latency: float = 0.3
+    log_lines: int = 5
+    # statuses returned (and consumed) before any request is handled, e.g. [503, 502]
+    failures: list[int] = field(default_factory=list)
+    unauthorized: bool = False
+    # (endpoint, payload) -> "ok" | "fail" | "hang"
+    behaviour: Callable[[str, dict], str] = lambda endpoint, payload: "ok"
+    known_endpoints: set[str] | None = None
+    jobs: dict[str, FakeJob] = field(default_factory=dict)
+    max_in_flight: int = 0
+    requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, authorization
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def in_flight(self, now: float) -> int:
+        return sum(1 for job in self.jobs.values() if job.state(now) in ("PENDENTE", "EXECUTANDO"))
+
+
+def invoice_pdf(endpoint: str, payload: dict) -> bytes:
+    client = payload.get("cliente", {})
+    return (
+        b"%PDF-1.4\n% fatura fake\n"
+        + f"operadora={endpoint};competencia={payload.get('competencia')};cliente={client.get('id')}\n".encode()
+        + b"%%EOF\n"
+    )
+
+
+class FakeRpaHandler(QuietHandler):
+    @property
+    def state(self) -> RpaState:
+        return self.server.state
+
+    def _json(self, status: int, body: dict) -> None:
+        self.send_body(status, json.dumps(body).encode(), "application/json")
+
+    def _guard(self) -> bool:
+        state = self.state
+        with state.lock:
+            state.requests.append((self.command, self.path, self.headers.get("Authorization", "")))
+            failure = state.failures.pop(0) if state.failures else None
+        length = int(self.headers.get("Content-Length") or 0)
+        self._body = self.rfile.read(length) if length else b""
+        if failure:
+            self._json(failure, {"erro": "falha simulada"})
+            return False
+        if state.unauthorized or self.headers.get("Authorization") != f"Bearer {state.token}":
+            self._json(401, {"erro": "token inválido"})
+            return False
+        return True
+
+    def do_POST(self) -> None:  # noqa: N802
+        if not self._guard():
+            return
+        parts = urlparse(self.path).path.strip("/").split("/")
+        if len(parts) != 2 or parts[0] != "executar":
+            return self._json(404, {"erro": "rota desconhecida"})
+        endpoint = parts[1]
+        state = self.state
+        if state.known_endpoints is not None and endpoint not in state.known_endpoints:
+            return self._json(422, {"erro": f"operadora desconhecida: {endpoint}"})
+        try:
+            payload = json.loads(self._body or b"{}")
+        except ValueError:
+            return self._json(400, {"erro": "JSON inválido"})
+        outcome = state.behaviour(endpoint, payload)
+        with state.lock:
+            now = time.monotonic()
+            job_id = f"job-{next(state.counter):05d}"
+            lines = [f"{job_id}: acessando portal {endpoint}"] + [
+                f"{job_id}: passo {i} de {state.log_lines}" for i in range(1, state.log_lines + 1)
+            ]
+            lines.append(f"{job_id}: " + ("download concluído" if outcome == "ok" else "erro: portal indisponível"))
+            state.jobs[job_id] = FakeJob(
+                job_id, endpoint, payload, now, state.latency, outcome, lines, invoice_pdf(endpoint, payload)
+            )
+            state.max_in_flight = max(state.max_in_flight, state.in_flight(now))
+        self._json(202, {"job_id": job_id, "status": "PENDENTE"})
+
+    def do_GET(self) -> None:  # noqa: N802
+        if not self._guard():
+            return
+        url = urlparse(self.path)
+        parts = url.path.strip("/").split("/")
+        if len(parts) < 2 or parts[0] != "jobs" or parts[1] not in self.state.jobs:
+            return self._json(404, {"erro": "job desconhecido"})
+        job = self.state.jobs[parts[1]]
+        now = time.monotonic()
+        state = job.state(now)
+        if len(parts) == 2:
+            body = {"job_id": job.job_id, "status": state, "erro": None, "arquivo": None}
+            if state == "FALHOU":
+                body["erro"] = "portal da operadora indisponível"
+            if state == "CONCLUIDO":
+                body["arquivo"] = {"nome": "fatura.pdf", "tamanho": len(job.content),
+                                   "sha256": hashlib.sha256(job.content).hexdigest()}
+            return self._json(200, body)
+        if parts[2] == "logs":
+            since = int(parse_qs(url.query).get("desde", ["0"])[0])
+            visible = job.visible_lines(now)
+            page = visible[since : since + 50]
+            return self._json(200, {
+                "job_id": job.job_id,
+                "linhas": [{"n": since + i, "mensagem": line} for i, line in enumerate(page)],
+                "proximo": since + len(page),
+            })
+        if parts[2] == "arquivo":
+            if state != "CONCLUIDO":
+                return self._json(409, {"erro": f"job {state}"})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Disposition", 'attachment; filename="fatura.pdf"')
+            self.send_header("Content-Length", str(len(job.content)))
+            self.end_headers()
+            self.wfile.write(job.content)
+            return None
+        return self._json(404, {"erro": "rota desconhecida"})
+
+
+@dataclass
+class SatState:
+    token: str = SAT_TOKEN
+    latency: float = 0.0
+    failures: list[int] = field(default_factory=list)
+    # store the upload, then answer with this status (a response lost after the SAT stored the invoice)
+    fail_after_store: list[int] = field(default_factory=list)
+    unauthorized: bool = False
+    refuse: Callable[[dict], str | None] = lambda body: None  # -> 422 message
+    uploads: list[dict] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)  # idempotency key -> protocolo
+    requests: list[tuple[str, str, str, str]] = field(default_factory=list)  # method, path, auth, key
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class FakeSatHandler(QuietHandler):
+    def _json(self, status: int, body: dict) -> None:
+        self.send_body(status, json.dumps(body).encode(), "application/json")
+
+    def do_POST(self) -> None:  # noqa: N802
+        state: SatState = self.server.state
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        key = self.headers.get("Idempotency-Key", "")
+        with state.lock:
+            state.requests.append((self.command, self.path, self.headers.get("Authorization", ""), key))
+            failure = state.failures.pop(0) if state.failures else None
+        if state.latency:
+            time.sleep(state.latency)
+        if failure:
+            return self._json(failure, {"erro": "falha simulada"})
+        if state.unauthorized or self.headers.get("Authorization") != f"Bearer {state.token}":
+            return self._json(401, {"erro": "token inválido"})
+        if urlparse(self.path).path != "/faturas":
+            return self._json(404, {"erro": "rota desconhecida"})
+        if not key:
+            return self._json(400, {"erro": "cabeçalho Idempotency-Key obrigatório"})
+        try:
+            body = json.loads(raw)
+            content = base64.b64decode(body["arquivo"]["conteudo_base64"], validate=True)
+        except (ValueError, KeyError, TypeError):
+            return self._json(400, {"erro": "corpo inválido"})
+        if hashlib.sha256(content).hexdigest() != body["arquivo"].get("sha256"):
+            return self._json(422, {"erro": "sha256 não confere"})
+        refusal = state.refuse(body)
+        if refusal:
+            return self._json(422, {"erro": refusal})
+        with state.lock:
+            if key in state.keys:
+                return self._json(200, {"protocolo": state.keys[key], "duplicado": True})
+            protocol = f"SAT-{len(state.keys) + 1:06d}"
+            state.keys[key] = protocol
+            state.uploads.append({"key": key, "protocolo": protocol, "body": body, "content": content})
+            late_failure = state.fail_after_store.pop(0) if state.fail_after_store else None
+        if late_failure:
+            return self._json(late_failure, {"erro": "falha após gravar"})
+        return self._json(201, {"protocolo": protocol, "duplicado": False})
+
+
+@contextmanager
+def fake_rpa(**attributes):
+    """(base URL, RpaState) of a running fake RPA."""
+    state = RpaState(**attributes)
+    with serve(FakeRpaHandler, state=state) as (url, _server):
+        yield url, state
+
+
+@contextmanager
+def fake_sat(**attributes):
+    state = SatState(**attributes)
+    with serve(FakeSatHandler, state=state) as (url, _server):
+        yield url, state

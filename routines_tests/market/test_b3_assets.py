@@ -1,0 +1,173 @@
+"""B3 assets materialized against a loopback server fed with ZIPs built from the real COTAHIST file."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+
+import dagster as dg
+import pytest
+from sqlalchemy import select
+
+from routines.calendar import get_calendar
+from routines.calendar.resource import BusinessCalendarResource
+from routines.files import FileStore
+from routines.http import RetryableHttpError
+from routines.market.b3_assets import CHECK_PRICES, CHECK_ROW_COUNT, CHECK_TRAILER, CHECK_UNIQUE, b3_cotahist_file, b3_quotes
+from routines.market.b3_files import PlannedFile, download_and_store, plan_downloads
+from routines.market.b3_load import count_rows
+from routines.market.models import B3Quote
+from routines.market.resources import B3CotahistSite
+from routines.resources import EXTERNAL_RETRY_POLICY, DatabaseResource, FileStoreResource
+from routines_tests.helpers import serve
+from routines_tests.market.fixtures import REAL_DAY, build_txt, real_txt, real_zip, sample_quotes, zip_bytes
+from routines_tests.market.servers import FileServer, zip_entry
+
+DAILY = "COTAHIST_D25062021.ZIP"
+
+
+def _resources(db_url, store_root, base_url):
+    return {
+        "database": DatabaseResource(url=db_url),
+        "file_store": FileStoreResource(root=str(store_root)),
+        "b3_cotahist_site": B3CotahistSite(base_url=base_url),
+        "b3_calendar": BusinessCalendarResource(name="B3"),
+    }
+
+
+def _materialize(db_url, store_root, base_url, **kwargs):
+    return dg.materialize(
+        [b3_cotahist_file, b3_quotes],
+        resources=_resources(db_url, store_root, base_url),
+        raise_on_error=False,
+        **kwargs,
+    )
+
+
+def test_daily_partition_downloads_checks_stores_and_loads(db_url, tmp_path):
+    body = real_zip()
+    with serve(FileServer, files={DAILY: zip_entry(body)}, requests=[]) as (base_url, server):
+        result = _materialize(db_url, tmp_path / "store", base_url, partition_key="2021-06-25")
+    assert result.success, result.all_events
+    assert server.requests == [("GET", f"/{DAILY}")]
+    store = FileStore(tmp_path / "store")
+    stored = store.describe(f"market/b3/2021/06/25/{DAILY}")
+    assert stored.sha256 == hashlib.sha256(body).hexdigest() and stored.size == len(body)
+    file_meta = result.asset_materializations_for_node("b3_cotahist_file")[0].metadata
+    assert file_meta["sha256"].value == stored.sha256
+    assert file_meta["source_url"].value == f"{base_url}/{DAILY}"
+    assert file_meta["size_bytes"].value == len(body)
+    quotes_meta = result.asset_materializations_for_node("b3_quotes")[0].metadata
+    assert quotes_meta["dagster/row_count"].value == 7518
+    assert "VALE3" in quotes_meta["preview"].value
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert {name: checks[name].passed for name in (CHECK_TRAILER, CHECK_UNIQUE, CHECK_PRICES, CHECK_ROW_COUNT)} == {
+        CHECK_TRAILER: True,
+        CHECK_UNIQUE: True,
+        CHECK_PRICES: True,
+        CHECK_ROW_COUNT: True,
+    }
+    from routines.database.engine import get_engine, session_scope
+
+    engine = get_engine(db_url)
+    with session_scope(engine) as session:
+        petr4 = session.execute(select(B3Quote).where(B3Quote.ticker == "PETR4")).scalar_one()
+        assert (petr4.open, petr4.close, petr4.volume) == (Decimal("29.69"), Decimal("29.10"), Decimal("2498432530.00"))
+    # Again: same table (idempotent).
+    with serve(FileServer, files={DAILY: zip_entry(body)}, requests=[]) as (base_url, _):
+        assert _materialize(db_url, tmp_path / "store", base_url, partition_key="2021-06-25").success
+    assert count_rows(engine, REAL_DAY) == 7518
+
+
+def _bad_cases() -> dict[str, tuple[tuple[int, bytes, str], str]]:
+    txt = real_txt()
+    lines = txt.split(b"\r\n")
+    short = b"\r\n".join([*lines[:10], lines[10][:-3], *lines[11:]])
+    letters = bytearray(txt)
+    start = 247 * 41 + 56  # line 42, PREABE
+    letters[start : start + 3] = b"ABC"
+    wrong_count = txt.replace(b"00000007520", b"00000007521")
+    other_day = build_txt(date(2021, 6, 24), sample_quotes(date(2021, 6, 24)))
+    body = real_zip()
+    return {
+        "html": ((200, b"<!DOCTYPE html><html><body>Erro</body></html>", "text/html"), "HTML page"),
+        "truncated": (zip_entry(body[: len(body) // 3]), "corrupt or truncated ZIP"),
+        "short record": (zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": short})), "line 11: record has 242"),
+        "letters": (zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": bytes(letters)})), "line 42, field PREABE"),
+        "trailer": (zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": wrong_count})), "line 7520, field TOTREG"),
+        "header date": (zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": other_day})), "line 1, field DATGER"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_cases()))
+def test_bad_files_fail_at_once_naming_line_and_field_and_leave_the_table(case, sqlite_db_url, tmp_path):
+    from routines.database.engine import get_engine
+
+    engine = get_engine(sqlite_db_url)
+    with serve(FileServer, files={DAILY: zip_entry(real_zip())}, requests=[]) as (base_url, _):
+        assert _materialize(sqlite_db_url, tmp_path / "store", base_url, partition_key="2021-06-25").success
+    entry, expected = _bad_cases()[case]
+    with serve(FileServer, files={DAILY: entry}, requests=[]) as (base_url, server):
+        result = _materialize(sqlite_db_url, tmp_path / "store2", base_url, partition_key="2021-06-25")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert expected in message and "COTAHIST_D25062021" in message
+    assert len(server.requests) == 1  # no retry for a bad file
+    assert count_rows(engine, REAL_DAY) == 7518  # the previous load is intact
+    assert not (tmp_path / "store2" / "market/b3/2021/06/25" / DAILY).exists()  # nothing stored
+
+
+def test_not_published_and_server_errors_are_retryable(tmp_path):
+    assert b3_cotahist_file.op.retry_policy == EXTERNAL_RETRY_POLICY
+    planned = PlannedFile("daily", DAILY, (REAL_DAY,))
+    store = FileStore(tmp_path)
+    with serve(FileServer, files={"OTHER.ZIP": (503, b"busy", "text/plain")}, requests=[]) as (base_url, _):
+        client = B3CotahistSite(base_url=base_url).client()
+        with pytest.raises(RetryableHttpError) as info:
+            download_and_store(client, planned, store)
+        assert info.value.status == 404
+        planned_other = PlannedFile("daily", "OTHER.ZIP", (REAL_DAY,))
+        with pytest.raises(RetryableHttpError) as info:
+            download_and_store(client, planned_other, store)
+        assert info.value.status == 503
+
+
+def test_plan_uses_monthly_and_yearly_files_for_whole_past_periods():
+    calendar = get_calendar("B3")
+    june = calendar.business_days_of_month(2021, 6)
+    year = calendar.business_days_of_year(2020)
+    plan = plan_downloads([*year, *june, date(2021, 7, 1)], calendar, today=date(2021, 7, 2))
+    assert [(p.kind, p.name, len(p.days)) for p in plan] == [
+        ("yearly", "COTAHIST_A2020.ZIP", len(year)),
+        ("monthly", "COTAHIST_M062021.ZIP", len(june)),
+        ("daily", "COTAHIST_D01072021.ZIP", 1),
+    ]
+    partial = plan_downloads(june[:3], calendar, today=date(2021, 7, 2))
+    assert [p.name for p in partial] == ["COTAHIST_D01062021.ZIP", "COTAHIST_D02062021.ZIP", "COTAHIST_D04062021.ZIP"]
+    current = plan_downloads(june, calendar, today=date(2021, 6, 30))  # the month is not over: daily files
+    assert {p.kind for p in current} == {"daily"}
+
+
+def test_backfill_of_a_whole_month_downloads_the_monthly_file_once(sqlite_db_url, tmp_path):
+    calendar = get_calendar("B3")
+    june = calendar.business_days_of_month(2021, 6)
+    quotes = [q for day in june for q in sample_quotes(day)]
+    monthly = zip_bytes({"COTAHIST_M062021.TXT": build_txt(date(2021, 6, 30), quotes)})
+    tags = {
+        "dagster/asset_partition_range_start": june[0].isoformat(),
+        "dagster/asset_partition_range_end": june[-1].isoformat(),
+    }
+    files = {"COTAHIST_M062021.ZIP": zip_entry(monthly)}
+    with serve(FileServer, files=files, requests=[]) as (base_url, server):
+        result = _materialize(sqlite_db_url, tmp_path / "store", base_url, tags=tags)
+    assert result.success, [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert server.requests == [("GET", "/COTAHIST_M062021.ZIP")]
+    from routines.database.engine import get_engine
+
+    engine = get_engine(sqlite_db_url)
+    assert [count_rows(engine, day) for day in june] == [5] * len(june)
+    materialized = {m.partition for m in result.asset_materializations_for_node("b3_quotes")}
+    assert materialized == {day.isoformat() for day in june}
+    assert (tmp_path / "store/market/b3/2021/06/COTAHIST_M062021.ZIP").exists()
