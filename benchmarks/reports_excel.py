@@ -78,13 +78,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     rows = make_rows(args.rows)
-    print(f"{args.rows:,} rows x {len(COLUMNS)} columns ({args.rows * len(COLUMNS):,} cells), best of {args.repeat}")
+    print(
+        f"{args.rows:,} rows x {len(COLUMNS)} columns ({args.rows * len(COLUMNS):,} cells), best of {args.repeat}"
+    )
     bare_s, bare_size = timed(bare_write, rows, args.repeat)
     ours_s, ours_size = timed(renderer, rows, args.repeat)
     print(f"bare xlsxwriter write():  {bare_s:6.2f} s  {bare_size / 2**20:5.1f} MiB file")
-    print(f"reports renderer:         {ours_s:6.2f} s  {ours_size / 2**20:5.1f} MiB file (formats, widths, filter, freeze)")
+    print(
+        f"reports renderer:         {ours_s:6.2f} s  {ours_size / 2**20:5.1f} MiB file (formats, widths, filter, freeze)"
+    )
     ratio = ours_s / bare_s
     print(f"ratio renderer / bare:    {ratio:6.2f}x  (goal <= 1.30x: {'OK' if ratio <= 1.3 else 'MISSED'})")
     small = rows[: max(1, args.rows // 10)]

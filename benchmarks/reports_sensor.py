@@ -68,7 +68,9 @@ def finish_pending(engine) -> None:
     from routines.reports.models import ReportExecution
 
     with session_scope(engine) as session:
-        session.execute(update(ReportExecution).where(ReportExecution.status == "pending").values(status="success"))
+        session.execute(
+            update(ReportExecution).where(ReportExecution.status == "pending").values(status="success")
+        )
 
 
 def measure(url: str, n: int) -> dict[str, float]:
@@ -114,9 +116,14 @@ def measure(url: str, n: int) -> dict[str, float]:
         for k in range(6):
             tick_time = now + timedelta(minutes=k + 1)
             sensor = build_report_schedule_sensor(reports_job, clock=lambda t=tick_time: t)
-            definitions = dg.Definitions(assets=[reports], jobs=[reports_job], sensors=[sensor], resources=resources)
+            definitions = dg.Definitions(
+                assets=[reports], jobs=[reports_job], sensors=[sensor], resources=resources
+            )
             context = dg.build_sensor_context(
-                instance=instance, instance_ref=instance.get_ref(), resources=resources, definitions=definitions
+                instance=instance,
+                instance_ref=instance.get_ref(),
+                resources=resources,
+                definitions=definitions,
             )
             t0 = time.perf_counter()
             result = sensor.evaluate_tick(context)
@@ -137,7 +144,9 @@ def measure(url: str, n: int) -> dict[str, float]:
 
 
 def postgres_url() -> tuple[str, object] | None:
-    admin_url = os.environ.get("ROUTINES_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+    admin_url = os.environ.get(
+        "ROUTINES_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+    )
     try:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
@@ -191,7 +200,9 @@ def main() -> None:
                 )
     print("quiet tick: nothing due; 1-min tick: steady state, a tick a minute (median, max of 10);")
     print("9h backlog: first tick after 9 hours down (<= 1,000 definitions per tick, catch-up limit 3);")
-    print("sensor eval: the Dagster sensor evaluate_tick incl. dynamic-partition sync and run requests (median).")
+    print(
+        "sensor eval: the Dagster sensor evaluate_tick incl. dynamic-partition sync and run requests (median)."
+    )
     print("goal: < 1,000 ms per tick at 10,000 definitions")
 
 

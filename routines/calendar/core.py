@@ -20,8 +20,10 @@ import enum
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 MIN_YEAR = 1900
 MAX_YEAR = 2199
@@ -36,6 +38,7 @@ WEEKDAY_NAMES = (
 )
 CONVENTIONS = ("following", "preceding", "modified_following", "modified_preceding", "skip")
 _MONDAY_TO_FRIDAY = (0, 1, 2, 3, 4)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 class DayGroup(enum.StrEnum):
@@ -71,7 +74,7 @@ def _as_date(value: date | datetime | str) -> date:
             return date.fromisoformat(value.strip())
         except ValueError as exc:
             raise ValueError(f"invalid date {value!r}: expected YYYY-MM-DD") from exc
-    if isinstance(value, np.datetime64):
+    if type(value).__name__ == "datetime64":  # numpy scalar (numpy is imported lazily)
         return value.astype("datetime64[D]").item()
     to_pydate = getattr(value, "date", None)  # pandas Timestamp
     if callable(to_pydate):
@@ -81,6 +84,15 @@ def _as_date(value: date | datetime | str) -> date:
 
 def as_datetime64(values) -> np.ndarray:
     """Array-like of dates (date objects, ISO strings, numpy/pandas datetimes) -> datetime64[D] array."""
+    import numpy as np
+
+    if isinstance(values, (list, tuple)) and values and isinstance(values[0], date):
+        try:  # fast path for lists of dates: ordinals through fromiter, ~20x faster than np.array(dates)
+            ordinals = np.fromiter(map(date.toordinal, values), dtype="int64", count=len(values))
+        except TypeError:
+            pass  # mixed contents: the general path below
+        else:
+            return (ordinals - _EPOCH_ORDINAL).astype("datetime64[D]")
     array = np.asarray(values)
     if array.size == 0:
         return array.astype("datetime64[D]") if array.dtype.kind in "MOUS" else np.array([], "datetime64[D]")
@@ -243,6 +255,8 @@ class Calendar:
     # ---------------------------------------------------------------- counting and listing
     def business_days_between(self, start: date | str, end: date | str) -> int:
         """Business days in [start, end); when end < start, minus the business days in [end, start)."""
+        import numpy as np
+
         start, end = _as_date(start), _as_date(end)
         calendar = self._numpy_calendar(min(start, end).year, max(start, end).year)
         if end < start:
@@ -251,6 +265,8 @@ class Calendar:
 
     def business_days(self, start: date | str, end: date | str) -> list[date]:
         """Business days from `start` to `end`, both inclusive."""
+        import numpy as np
+
         start, end = _as_date(start), _as_date(end)
         if end < start:
             return []
@@ -288,6 +304,8 @@ class Calendar:
     # ---------------------------------------------------------------- batch (vectorised)
     def _numpy_calendar(self, first_year: int, last_year: int) -> np.busdaycalendar:
         """A numpy busdaycalendar whose holidays cover at least the years [first_year, last_year]."""
+        import numpy as np
+
         calendar = self._np_calendar
         if calendar is not None and self._np_first <= first_year and last_year <= self._np_last:
             return calendar
@@ -328,6 +346,8 @@ class Calendar:
 
     def _table_for(self, *day_numbers: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
         """The day table covering all the given day numbers (days since 1970-01-01), extended on demand."""
+        import numpy as np
+
         low = min(int(a.min()) for a in day_numbers)
         high = max(int(a.max()) for a in day_numbers)
         table = self._table
@@ -343,6 +363,8 @@ class Calendar:
         return table
 
     def _numpy_calendar_for(self, *arrays: np.ndarray, margin_days: int = 0) -> np.busdaycalendar:
+        import numpy as np
+
         lows = [a.min() for a in arrays if a.size]
         highs = [a.max() for a in arrays if a.size]
         if not lows:
@@ -355,6 +377,8 @@ class Calendar:
 
     def is_business_day_many(self, dates) -> np.ndarray:
         """Boolean array: which of `dates` are business days."""
+        import numpy as np
+
         numbers = as_datetime64(dates).astype("int64")
         if numbers.size == 0:
             return np.zeros(numbers.shape, dtype=bool)
@@ -363,6 +387,8 @@ class Calendar:
 
     def business_days_between_many(self, starts, ends) -> np.ndarray:
         """Element-wise `business_days_between` (half-open [start, end)) as an int64 array."""
+        import numpy as np
+
         start_numbers = as_datetime64(starts).astype("int64")
         end_numbers = as_datetime64(ends).astype("int64")
         if start_numbers.shape != end_numbers.shape:
@@ -374,6 +400,8 @@ class Calendar:
 
     def offset_many(self, dates, n) -> np.ndarray:
         """Element-wise `offset` (n scalar or array) as a datetime64[D] array."""
+        import numpy as np
+
         days = as_datetime64(dates)
         steps = np.asarray(n, dtype="int64")
         if steps.size == 0 or days.size == 0:
@@ -399,6 +427,8 @@ class Calendar:
 
     def adjust_many(self, dates, convention: str = "following") -> np.ndarray:
         """Element-wise `adjust` (skip -> NaT) as a datetime64[D] array."""
+        import numpy as np
+
         if convention not in CONVENTIONS:
             raise ValueError(f"unknown convention {convention!r}: use one of {', '.join(CONVENTIONS)}")
         days = as_datetime64(dates)
@@ -413,6 +443,8 @@ class Calendar:
         return np.busday_offset(days, 0, roll=roll, busdaycal=calendar)
 
     def in_group_many(self, dates, group: DayGroup | str) -> np.ndarray:
+        import numpy as np
+
         days = as_datetime64(dates)
         group = DayGroup(group)
         if group is DayGroup.EVERY_DAY:

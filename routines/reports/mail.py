@@ -89,9 +89,9 @@ def _is_transient(exc: BaseException) -> bool:
         exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, socket.timeout)
     ):
         return True
-    if isinstance(exc, ssl.SSLError):
+    if isinstance(exc, (smtplib.SMTPException, ssl.SSLError)):  # e.g. AUTH not offered, bad certificate
         return False
-    return isinstance(exc, OSError)
+    return isinstance(exc, OSError)  # network errors
 
 
 def _describe(exc: BaseException, smtp: SmtpConfig) -> str:

@@ -167,7 +167,9 @@ def render_xlsx(table: ReportTable, context: ReportContext, constant_memory: boo
             write_datetime(row_index, col, local, fmt)
         elif isinstance(value, date) and kind in ("datetime", "date"):
             write_datetime(row_index, col, value, fmt)
-        elif isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and kind in NUMERIC_KINDS:
+        elif (
+            isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and kind in NUMERIC_KINDS
+        ):
             sheet.write_number(row_index, col, value, fmt)
         else:
             text = value if isinstance(value, str) else _display(value)

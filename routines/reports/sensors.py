@@ -36,14 +36,21 @@ def build_report_schedule_sensor(
             "execution rows and one run per (report, scheduled time), run key report-<id>-<UTC time>."
         ),
     )
-    def _sensor(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult:
+    def _sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
         from routines.reports.config import ReportsConfig
         from routines.reports.models import ReportDefinition
         from routines.reports.ticks import plan_tick
 
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
         now = clock()
         engine = database.get_engine()
-        plan = plan_tick(engine, now, ReportsConfig.from_env(), calendar_lookup)
+        try:
+            plan = plan_tick(engine, now, ReportsConfig.from_env(), calendar_lookup)
+        except (OperationalError, ProgrammingError) as exc:
+            if "report_definitions" not in str(exc):
+                raise
+            return dg.SkipReason("report tables missing in the business database: run `routines db upgrade`")
 
         with engine.connect() as connection:
             defined = {str(i) for i in connection.scalars(select(ReportDefinition.id))}

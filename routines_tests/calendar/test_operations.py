@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -149,7 +149,9 @@ def test_batch_accepts_lists_strings_and_pandas():
     as_list = anbima.is_business_day_many([CARNIVAL_MONDAY, date(2025, 3, 5)])
     as_text = anbima.is_business_day_many(["2025-03-03", "2025-03-05"])
     as_series = anbima.is_business_day_many(pd.Series(pd.to_datetime(["2025-03-03", "2025-03-05"])))
-    for result in (as_list, as_text, as_series):
+    as_datetimes = anbima.is_business_day_many([datetime(2025, 3, 3, 12), datetime(2025, 3, 5, 23, 59)])
+    mixed = anbima.is_business_day_many([datetime(2025, 3, 3, 12), "2025-03-05"])
+    for result in (as_list, as_text, as_series, as_datetimes, mixed):
         assert result.tolist() == [False, True]
     assert anbima.business_days_between_many([], []).tolist() == []
 

@@ -18,7 +18,7 @@ class BackfillResult:
     seconds: float  # from the start signal to the last run's end
 
 
-def _worker(instance_ref, db_url, store_root, rpa_url, rpa_options, month_key, operator, start, results) -> None:
+def _worker(instance_ref, db_url, store_root, rpa_url, rpa_options, month_key, operator, ready, start, results):
     import dagster as dg
 
     from routines.invoices.assets import downloaded_invoices, month_operator_key
@@ -27,6 +27,7 @@ def _worker(instance_ref, db_url, store_root, rpa_url, rpa_options, month_key, o
     instance = dg.DagsterInstance.from_ref(instance_ref)
     resources = make_resources(db_url, store_root, rpa_url, **rpa_options)
     key = month_operator_key(month_key, operator)
+    ready.put(operator)
     start.wait(300)
     try:
         result = dg.materialize(
@@ -38,44 +39,36 @@ def _worker(instance_ref, db_url, store_root, rpa_url, rpa_options, month_key, o
     results.put((str(key), success, time.monotonic()))
 
 
-def run_backfill(instance, db_url, store_root, rpa_url, month_key, operators, rpa_options=None) -> BackfillResult:
-    context = multiprocessing.get_context("spawn")
-    start = context.Event()
-    results = context.Queue()
+def run_backfill(
+    instance, db_url, store_root, rpa_url, month_key, operators, rpa_options=None, start_method="fork"
+) -> BackfillResult:
+    context = multiprocessing.get_context(start_method)
+    ready, start, results = context.Queue(), context.Event(), context.Queue()
     workers = [
         context.Process(
             target=_worker,
             args=(instance.get_ref(), db_url, str(store_root), rpa_url, rpa_options or {}, month_key, operator,
-                  start, results),
+                  ready, start, results),
             daemon=True,
         )
         for operator in operators
     ]
     for worker in workers:
         worker.start()
-    time.sleep(0.5)
-    # give every worker time to import Dagster before the start signal (a backfill's run workers are up)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and any(w.is_alive() for w in workers):
-        time.sleep(0.2)
-        if _all_waiting(workers):
-            break
-    began = time.monotonic()
-    start.set()
-    outcomes: dict[str, bool] = {}
-    ended = began
-    for _ in workers:
-        key, success, at = results.get(timeout=600)
-        outcomes[key] = success
-        ended = max(ended, at)
-    for worker in workers:
-        worker.join(30)
+    try:
+        for _ in workers:  # every run worker is up (Dagster imported) before the backfill starts
+            ready.get(timeout=300)
+        began = time.monotonic()
+        start.set()
+        outcomes: dict[str, bool] = {}
+        ended = began
+        for _ in workers:
+            key, success, at = results.get(timeout=600)
+            outcomes[key] = success
+            ended = max(ended, at)
+    finally:
+        for worker in workers:
+            worker.join(30)
+            if worker.is_alive():
+                worker.kill()
     return BackfillResult(outcomes=outcomes, seconds=ended - began)
-
-
-def _all_waiting(workers) -> bool:
-    """Heuristic readiness: spawned interpreters need ~2 s each to import Dagster on a small machine."""
-    return time.monotonic() - _all_waiting.started > 2.0 + 0.6 * len(workers)  # type: ignore[attr-defined]
-
-
-_all_waiting.started = time.monotonic()  # type: ignore[attr-defined]

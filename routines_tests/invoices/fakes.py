@@ -87,7 +87,7 @@ class FakeRpaHandler(QuietHandler):
         return self.server.state
 
     def _json(self, status: int, body: dict) -> None:
-        self.send_body(status, json.dumps(body).encode(), "application/json")
+        self.send_body(status, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8")
 
     def _guard(self) -> bool:
         state = self.state
@@ -189,7 +189,7 @@ class SatState:
 
 class FakeSatHandler(QuietHandler):
     def _json(self, status: int, body: dict) -> None:
-        self.send_body(status, json.dumps(body).encode(), "application/json")
+        self.send_body(status, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8")
 
     def do_POST(self) -> None:  # noqa: N802
         state: SatState = self.server.state

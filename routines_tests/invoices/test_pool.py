@@ -3,7 +3,6 @@ month x operator partitions), measured by the fake RPA server."""
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 import dagster as dg
@@ -12,9 +11,8 @@ from sqlalchemy import func, select
 from routines.companies.models import Company
 from routines.database.engine import get_engine, session_scope
 from routines.invoices import service
-from routines.invoices.assets import downloaded_invoices, month_operator_key
 from routines.invoices.models import Client, ClientOperator, InvoiceProcess, Operator
-from routines_tests.invoices.conftest import make_resources
+from routines_tests.invoices.backfill import run_backfill
 from routines_tests.invoices.fakes import fake_rpa
 
 
@@ -35,23 +33,6 @@ def seed_operators(url: str, operators: int, clients: int, month: date) -> list[
     return codes
 
 
-def run_backfill(instance, resources, partition_keys) -> list[dg.ExecuteInProcessResult]:
-    """One run per partition, all started at once on the same instance (as the daemon launches a backfill)."""
-    results: list = [None] * len(partition_keys)
-
-    def launch(index: int, key) -> None:
-        results[index] = dg.materialize(
-            [downloaded_invoices], partition_key=key, instance=instance, resources=resources, raise_on_error=False
-        )
-
-    threads = [threading.Thread(target=launch, args=(i, key)) for i, key in enumerate(partition_keys)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return results
-
-
 def test_pool_limit_holds_under_a_backfill(sqlite_db_url, tmp_path):
     limit = 2
     codes = seed_operators(sqlite_db_url, operators=6, clients=2, month=date(2025, 6, 1))
@@ -60,9 +41,9 @@ def test_pool_limit_holds_under_a_backfill(sqlite_db_url, tmp_path):
     ) as instance:
         instance.event_log_storage.set_concurrency_slots("rpa", limit)
         instance.add_dynamic_partitions("invoice_operators", codes)
-        resources = make_resources(sqlite_db_url, tmp_path / "files", rpa_url)
-        results = run_backfill(instance, resources, [month_operator_key("2025-06-01", code) for code in codes])
-        assert all(result is not None and result.success for result in results)
+        result = run_backfill(instance, sqlite_db_url, tmp_path / "files", rpa_url, "2025-06-01", codes)
+        assert len(result.outcomes) == len(codes) and all(result.outcomes.values()), result.outcomes
+        print("backfill seconds", result.seconds)
         assert len(rpa.jobs) == 12
         assert rpa.max_in_flight == limit  # reached, never exceeded
         # every slot was given back
@@ -80,7 +61,6 @@ def test_without_the_pool_the_same_backfill_exceeds_the_limit(sqlite_db_url, tmp
         temp_dir=str(tmp_path)
     ) as instance:
         instance.add_dynamic_partitions("invoice_operators", codes)
-        resources = make_resources(sqlite_db_url, tmp_path / "files", rpa_url)
-        results = run_backfill(instance, resources, [month_operator_key("2025-06-01", code) for code in codes])
-        assert all(result.success for result in results)
+        result = run_backfill(instance, sqlite_db_url, tmp_path / "files", rpa_url, "2025-06-01", codes)
+        assert all(result.outcomes.values()), result.outcomes
         assert rpa.max_in_flight > 2

@@ -193,3 +193,10 @@ def test_code_location_loads():
         repository.get_sensor_def("report_schedule_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     )
     assert repository.get_job("reports_job").partitions_def is not None
+
+
+def test_sensor_skips_with_a_clear_reason_on_an_unmigrated_database(sqlite_url):
+    with dg.instance_for_test() as instance:
+        result = tick(instance, sqlite_url, sp(2026, 11, 19, 8))
+    assert result.run_requests == []
+    assert "run `routines db upgrade`" in result.skip_message

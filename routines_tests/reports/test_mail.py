@@ -102,3 +102,5 @@ def test_smtplib_error_classes_are_classified():
     assert not _is_transient(smtplib.SMTPAuthenticationError(535, b"bad credentials"))
     assert not _is_transient(smtplib.SMTPRecipientsRefused({"a@x.com": (550, b"no such user")}))
     assert _is_transient(smtplib.SMTPRecipientsRefused({"a@x.com": (450, b"mailbox busy")}))
+    assert not _is_transient(smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server."))
+    assert _is_transient(TimeoutError("timed out")) and _is_transient(ConnectionResetError())

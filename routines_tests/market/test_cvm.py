@@ -1,0 +1,150 @@
+"""CVM Informe Diário: both layouts, exact decimals, upsert, the monthly asset and its open-months schedule."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+from sqlalchemy import func, select
+
+from routines.calendar.resource import BusinessCalendarResource
+from routines.database.engine import get_engine, session_scope
+from routines.errors import InputFileError
+from routines.market.cvm import parse_report, upsert_report
+from routines.market.cvm_assets import cvm_fund_quotas, cvm_fund_quotas_job, cvm_open_months_schedule, open_months
+from routines.market.models import CvmFundQuota
+from routines.market.resources import CvmFundsSite
+from routines.resources import DatabaseResource, FileStoreResource
+from routines_tests.helpers import serve, shared_data
+from routines_tests.market.fixtures import zip_bytes
+from routines_tests.market.servers import FileServer, zip_entry
+
+SP = ZoneInfo("America/Sao_Paulo")
+
+
+def _month_csv(relative: str, prefix: str) -> bytes:
+    """Header + the rows of one month of a shared CVM sample, as CVM ships them (latin-1 bytes)."""
+    lines = Path(shared_data(relative)).read_text(encoding="latin-1").splitlines()
+    rows = [line for line in lines[1:] if prefix in line]
+    return ("\r\n".join([lines[0], *rows]) + "\r\n").encode("latin-1")
+
+
+def pre175_jan_2023() -> bytes:
+    return _month_csv("cvm/inf_diario_fi_2023_2024_rows_pre175.csv", ";2023-01-")
+
+
+def res175_jan_2025() -> bytes:
+    return _month_csv("cvm/inf_diario_fi_202501_rows.csv", ";2025-01-")
+
+
+def test_both_layouts_parse_with_exact_decimals():
+    old = parse_report(zip_bytes({"inf_diario_fi_202301.csv": pre175_jan_2023()}), "inf_diario_fi_202301.zip", (2023, 1))
+    assert old.layout == "pre175" and len(old.rows) == 10
+    first = old.rows[0]
+    assert first == {
+        "fund_cnpj": "00.017.024/0001-53",
+        "subclass_id": "",
+        "fund_type": "FI",
+        "report_date": date(2023, 1, 2),
+        "shareholders": 1,
+        "total_value": Decimal("1101835.91"),
+        "quota_value": Decimal("30.974427"),
+        "net_assets": Decimal("1104834.84"),
+        "inflows": Decimal("0.0"),
+        "redemptions": Decimal("0.0"),
+    }
+    new = parse_report(res175_jan_2025(), "inf_diario_fi_202501.csv", (2025, 1))
+    assert new.layout == "res175" and new.rows[0]["fund_cnpj"] == "00.017.024/0001-53"
+    assert new.rows[0]["quota_value"] == Decimal("37.228814") and new.rows[0]["subclass_id"] == ""
+
+
+def test_bad_rows_name_line_and_column():
+    data = pre175_jan_2023().replace(b"30.974427", b"30,97X", 1)
+    with pytest.raises(InputFileError, match=r"line 2, field VL_QUOTA"):
+        parse_report(data, "f.csv")
+    with pytest.raises(InputFileError, match=r"line 2, field DT_COMPTC: date 2023-01-02 is outside"):
+        parse_report(pre175_jan_2023(), "f.csv", (2023, 2))
+    with pytest.raises(InputFileError, match="missing column"):
+        parse_report(b"A;B\r\n1;2\r\n", "f.csv")
+    with pytest.raises(InputFileError, match="HTML page"):
+        parse_report(b"<!DOCTYPE html><html></html>", "f.zip")
+
+
+def test_upsert_by_fund_subclass_and_date(engine):
+    report = parse_report(res175_jan_2025(), "a.csv", (2025, 1))
+    assert upsert_report(report, engine, "a.csv") == len(report.rows)
+    revised = res175_jan_2025().replace(b"37.228814", b"37.228815")
+    upsert_report(parse_report(revised, "b.csv", (2025, 1)), engine, "b.csv")
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(CvmFundQuota)) == len(report.rows)
+        row = session.execute(
+            select(CvmFundQuota).where(CvmFundQuota.report_date == date(2025, 1, 2))
+        ).scalar_one()
+        assert (row.quota_value, row.source_file) == (Decimal("37.228815"), "b.csv")
+
+
+def test_monthly_asset_downloads_and_upserts_both_layouts(db_url, tmp_path):
+    files = {
+        "inf_diario_fi_202301.zip": zip_entry(zip_bytes({"inf_diario_fi_202301.csv": pre175_jan_2023()})),
+        "inf_diario_fi_202501.zip": zip_entry(zip_bytes({"inf_diario_fi_202501.csv": res175_jan_2025()})),
+    }
+    with serve(FileServer, files=files, requests=[]) as (base_url, server):
+        resources = {
+            "cvm_funds_site": CvmFundsSite(base_url=base_url),
+            "database": DatabaseResource(url=db_url),
+            "file_store": FileStoreResource(root=str(tmp_path / "store")),
+        }
+        for key in ("2023-01-01", "2025-01-01", "2025-01-01"):
+            assert dg.materialize([cvm_fund_quotas], resources=resources, partition_key=key).success
+        bad = dg.materialize(
+            [cvm_fund_quotas], resources=resources, partition_key="2024-01-01", raise_on_error=False
+        )
+    assert not bad.success  # 404 (retryable) — here the in-process retries are not awaited: one attempt is enough
+    with session_scope(get_engine(db_url)) as session:
+        counts = dict(
+            session.execute(
+                select(func.strftime("%Y", CvmFundQuota.report_date) if "sqlite" in db_url else func.extract("year", CvmFundQuota.report_date), func.count()).group_by(1)
+            ).all()
+        )
+    assert sorted(counts.values()) == [3, 10]  # 2025 loaded twice: upserted, not doubled
+    assert ("GET", "/inf_diario_fi_202301.zip") in server.requests
+
+
+def test_schedule_refreshes_both_open_months_on_anbima_business_days():
+    assert open_months(date(2025, 1, 15)) == ["2024-12-01", "2025-01-01"]
+    definitions = dg.Definitions(
+        assets=[cvm_fund_quotas],
+        jobs=[cvm_fund_quotas_job],
+        schedules=[cvm_open_months_schedule],
+        resources={
+            "anbima_calendar": BusinessCalendarResource(name="ANBIMA"),
+            "cvm_funds_site": CvmFundsSite(),
+            "database": DatabaseResource(),
+            "file_store": FileStoreResource(),
+        },
+    )
+    repository = definitions.get_repository_def()
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=datetime(2025, 1, 15, 9, 30, tzinfo=SP),
+            repository_def=repository,
+            resources={"anbima_calendar": BusinessCalendarResource(name="ANBIMA")},
+        )
+        requests = cvm_open_months_schedule.evaluate_tick(context).run_requests
+        assert [(r.partition_key, r.run_key) for r in requests] == [
+            ("2024-12-01", "2025-01-15:2024-12-01"),
+            ("2025-01-01", "2025-01-15:2025-01-01"),
+        ]
+        holiday = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=datetime(2025, 3, 4, 9, 30, tzinfo=SP),
+            repository_def=repository,
+            resources={"anbima_calendar": BusinessCalendarResource(name="ANBIMA")},
+        )
+        data = cvm_open_months_schedule.evaluate_tick(holiday)
+        assert data.run_requests == [] and "Carnaval" in data.skip_message
