@@ -7,7 +7,6 @@
 - `sat_uploads` (monthly): uploads the approved invoices to the SAT with idempotency keys (pool `sat`).
 """
 
-
 import dagster as dg
 
 from routines.errors import UserError
@@ -22,7 +21,9 @@ SAT_POOL = "sat"
 
 month_partitions = dg.MonthlyPartitionsDefinition(start_date=START_MONTH, timezone=TIMEZONE, end_offset=1)
 operator_partitions = dg.DynamicPartitionsDefinition(name="invoice_operators")
-month_operator_partitions = dg.MultiPartitionsDefinition({"month": month_partitions, "operator": operator_partitions})
+month_operator_partitions = dg.MultiPartitionsDefinition(
+    {"month": month_partitions, "operator": operator_partitions}
+)
 
 
 def month_operator_key(month_key: str, operator_code: str) -> dg.MultiPartitionKey:
@@ -40,7 +41,9 @@ def invoice_processes(context: dg.AssetExecutionContext, database: DatabaseResou
     with database.session() as session:
         summary = service.create_month_processes(session, month, service.run_actor(context.run_id))
         counts = service.status_counts(session, month)
-    context.log.info(f"{service.month_label(month)}: {summary.created} processo(s) criado(s), {summary.existing} já existiam")
+    context.log.info(
+        f"{service.month_label(month)}: {summary.created} processo(s) criado(s), {summary.existing} já existiam"
+    )
     return dg.MaterializeResult(
         metadata={
             "billing_month": service.month_label(month),
@@ -66,15 +69,23 @@ def invoice_processes(context: dg.AssetExecutionContext, database: DatabaseResou
     ),
 )
 def downloaded_invoices(
-    context: dg.AssetExecutionContext, database: DatabaseResource, file_store: FileStoreResource, rpa: RpaResource
+    context: dg.AssetExecutionContext,
+    database: DatabaseResource,
+    file_store: FileStoreResource,
+    rpa: RpaResource,
 ) -> dg.MaterializeResult:
     keys = context.partition_key.keys_by_dimension
     month, operator = service.month_start(keys["month"]), keys["operator"]
     try:
         with http_failures():
             summary = service.download_partition(
-                database.get_engine(), file_store.get_store(), rpa.get_client(), month, operator,
-                service.run_actor(context.run_id), log=context.log.info,
+                database.get_engine(),
+                file_store.get_store(),
+                rpa.get_client(),
+                month,
+                operator,
+                service.run_actor(context.run_id),
+                log=context.log.info,
             )
     except UserError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
@@ -109,13 +120,20 @@ def downloaded_invoices(
     description="Faturas aprovadas enviadas ao SAT com chave de idempotência; sucesso -> UPLOAD_REALIZADO.",
 )
 def sat_uploads(
-    context: dg.AssetExecutionContext, database: DatabaseResource, file_store: FileStoreResource, sat: SatResource
+    context: dg.AssetExecutionContext,
+    database: DatabaseResource,
+    file_store: FileStoreResource,
+    sat: SatResource,
 ) -> dg.MaterializeResult:
     month = service.month_start(context.partition_key)
     with http_failures():
         summary = service.upload_month(
-            database.get_engine(), file_store.get_store(), sat.get_client(), month,
-            service.run_actor(context.run_id), log=context.log.info,
+            database.get_engine(),
+            file_store.get_store(),
+            sat.get_client(),
+            month,
+            service.run_actor(context.run_id),
+            log=context.log.info,
         )
     with database.session() as session:
         counts = service.status_counts(session, month)
@@ -144,4 +162,6 @@ invoice_processes_job = dg.define_asset_job(
 invoice_downloads_job = dg.define_asset_job(
     "invoice_downloads_job", selection=[downloaded_invoices], partitions_def=month_operator_partitions
 )
-sat_uploads_job = dg.define_asset_job("sat_uploads_job", selection=[sat_uploads], partitions_def=month_partitions)
+sat_uploads_job = dg.define_asset_job(
+    "sat_uploads_job", selection=[sat_uploads], partitions_def=month_partitions
+)

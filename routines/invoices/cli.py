@@ -36,7 +36,9 @@ def _reject(args: argparse.Namespace) -> int:
 
     with session_scope(get_engine(args.url)) as session:
         process = service.reject(session, args.id, _user(args), args.reason)
-        print(f"process {process.id}: {process.status} (rejected by {process.rejected_by}: {process.rejection_reason})")
+        print(
+            f"process {process.id}: {process.status} (rejected by {process.rejected_by}: {process.rejection_reason})"
+        )
     return 0
 
 
@@ -94,12 +96,19 @@ def _show(args: argparse.Namespace) -> int:
         process = session.get(InvoiceProcess, args.id)
         if process is None:
             raise UserError(f"invoice process {args.id} does not exist")
-        print(f"process {process.id}: {process.client.name} / {process.operator.code} / "
-              f"{service.month_label(process.billing_month)}: {process.status}")
+        print(
+            f"process {process.id}: {process.client.name} / {process.operator.code} / "
+            f"{service.month_label(process.billing_month)}: {process.status}"
+        )
         for label, value in [
-            ("job", process.job_id), ("file", process.file_key), ("sha256", process.file_sha256),
-            ("size", process.file_size), ("error", process.error), ("approved", process.approved_by),
-            ("rejected", process.rejected_by), ("rejection reason", process.rejection_reason),
+            ("job", process.job_id),
+            ("file", process.file_key),
+            ("sha256", process.file_sha256),
+            ("size", process.file_size),
+            ("error", process.error),
+            ("approved", process.approved_by),
+            ("rejected", process.rejected_by),
+            ("rejection reason", process.rejection_reason),
             ("SAT protocol", process.sat_protocol),
         ]:
             if value is not None:
@@ -110,18 +119,22 @@ def _show(args: argparse.Namespace) -> int:
                 print(f"    {line}")
         print("  transitions:")
         for record in session.scalars(
-            select(ProcessTransition).where(ProcessTransition.process_id == process.id).order_by(ProcessTransition.id)
+            select(ProcessTransition)
+            .where(ProcessTransition.process_id == process.id)
+            .order_by(ProcessTransition.id)
         ):
-            print(f"    {record.at:%Y-%m-%d %H:%M:%S}Z  {record.from_status or '-'} -> {record.to_status}  "
-                  f"by {record.actor}" + (f": {record.reason}" if record.reason else ""))
+            print(
+                f"    {record.at:%Y-%m-%d %H:%M:%S}Z  {record.from_status or '-'} -> {record.to_status}  "
+                f"by {record.actor}" + (f": {record.reason}" if record.reason else "")
+            )
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this domain's subcommands to the `routines` parser."""
-    invoices = subparsers.add_parser("invoices", help="telecom invoices: approval and follow-up").add_subparsers(
-        dest="invoices_command", required=True, metavar="{list,show,approve,reject,retry}"
-    )
+    invoices = subparsers.add_parser(
+        "invoices", help="telecom invoices: approval and follow-up"
+    ).add_subparsers(dest="invoices_command", required=True, metavar="{list,show,approve,reject,retry}")
     listing = invoices.add_parser("list", help="list invoice processes")
     listing.add_argument("--month", help="billing month YYYY-MM")
     listing.add_argument("--status", help="only this status, e.g. AGUARDANDO_APROVACAO")
@@ -129,7 +142,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show = invoices.add_parser("show", help="one process: files, error, last RPA log lines, transitions")
     show.add_argument("id", type=_process_id)
     show.set_defaults(handler=_show)
-    approve = invoices.add_parser("approve", help="approve an invoice (AGUARDANDO_APROVACAO -> AGUARDANDO_ENVIO_SAT)")
+    approve = invoices.add_parser(
+        "approve", help="approve an invoice (AGUARDANDO_APROVACAO -> AGUARDANDO_ENVIO_SAT)"
+    )
     approve.add_argument("id", type=_process_id)
     approve.set_defaults(handler=_approve)
     reject = invoices.add_parser("reject", help="reject an invoice (AGUARDANDO_APROVACAO -> REJEITADO)")
@@ -142,6 +157,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     retry.add_argument("id", type=_process_id)
     retry.set_defaults(handler=_retry)
     for parser in (listing, show, approve, reject, retry):
-        parser.add_argument("--url", help="database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)")
+        parser.add_argument(
+            "--url", help="database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)"
+        )
     for parser in (approve, reject, retry):
         parser.add_argument("--by", help="who decides (default: the login name)")

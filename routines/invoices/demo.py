@@ -13,9 +13,20 @@ from routines.companies.models import Company
 from routines.invoices.models import Client, ClientOperator, Operator
 
 DEMO_OPERATORS = [
-    {"code": "VIVO", "name": "Telefônica Brasil (Vivo)", "has_rpa": True, "outsourced_rpa": False,
-     "rpa_endpoint_name": "vivo"},
-    {"code": "CLARO", "name": "Claro S.A.", "has_rpa": True, "outsourced_rpa": False, "rpa_endpoint_name": "claro"},
+    {
+        "code": "VIVO",
+        "name": "Telefônica Brasil (Vivo)",
+        "has_rpa": True,
+        "outsourced_rpa": False,
+        "rpa_endpoint_name": "vivo",
+    },
+    {
+        "code": "CLARO",
+        "name": "Claro S.A.",
+        "has_rpa": True,
+        "outsourced_rpa": False,
+        "rpa_endpoint_name": "claro",
+    },
     {"code": "TIM", "name": "TIM S.A.", "has_rpa": True, "outsourced_rpa": True, "rpa_endpoint_name": "tim"},
     {"code": "OI", "name": "Oi S.A.", "has_rpa": False, "outsourced_rpa": False, "rpa_endpoint_name": None},
 ]
@@ -50,7 +61,9 @@ def seed_demo(session: Session) -> int:
             session.add(client)
             session.flush()
             added += 1
-        linked = set(session.scalars(select(ClientOperator.operator_id).where(ClientOperator.client_id == client.id)))
+        linked = set(
+            session.scalars(select(ClientOperator.operator_id).where(ClientOperator.client_id == client.id))
+        )
         for code in operator_codes:
             if operators[code].id not in linked:
                 session.add(ClientOperator(client_id=client.id, operator_id=operators[code].id, active=True))

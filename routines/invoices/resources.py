@@ -45,4 +45,6 @@ class SatResource(dg.ConfigurableResource):
 
     def get_client(self) -> SatClient:
         http = HttpClient("SAT", self.base_url, self.token, timeout=(10.0, self.request_timeout_seconds))
-        return SatClient(http, request_attempts=self.request_attempts, retry_base_delay=self.retry_base_delay_seconds)
+        return SatClient(
+            http, request_attempts=self.request_attempts, retry_base_delay=self.retry_base_delay_seconds
+        )

@@ -76,9 +76,13 @@ class RpaClient:
         try:
             body = response.json()
         except ValueError as exc:
-            raise RpaProtocolError(f"RPA: invalid JSON at {response.url}", response.status_code, response.url) from exc
+            raise RpaProtocolError(
+                f"RPA: invalid JSON at {response.url}", response.status_code, response.url
+            ) from exc
         if not isinstance(body, dict):
-            raise RpaProtocolError(f"RPA: expected a JSON object at {response.url}", response.status_code, response.url)
+            raise RpaProtocolError(
+                f"RPA: expected a JSON object at {response.url}", response.status_code, response.url
+            )
         return body
 
     # -- the four endpoints -------------------------------------------------------------------------------------
@@ -99,9 +103,14 @@ class RpaClient:
     def job_logs(self, job_id: str, offset: int) -> tuple[list[str], int]:
         """Lines from `offset` on and the offset of the next line."""
         body = self._json(
-            self._call(lambda: self.http.get(f"/jobs/{quote(job_id, safe='')}/logs", params={"desde": offset}))
+            self._call(
+                lambda: self.http.get(f"/jobs/{quote(job_id, safe='')}/logs", params={"desde": offset})
+            )
         )
-        lines = [str(item.get("mensagem", "")) if isinstance(item, dict) else str(item) for item in body.get("linhas", [])]
+        lines = [
+            str(item.get("mensagem", "")) if isinstance(item, dict) else str(item)
+            for item in body.get("linhas", [])
+        ]
         next_offset = int(body.get("proximo", offset + len(lines)))
         return lines, next_offset
 
@@ -147,19 +156,37 @@ class RpaClient:
                 filename, content = self.job_file(job_id)
                 arquivo = status.get("arquivo") or {}
                 return JobResult(
-                    job_id, True, SUCCESS, filename=filename, content=content,
-                    declared_sha256=arquivo.get("sha256"), last_lines=list(last), line_count=offset, elapsed=elapsed,
+                    job_id,
+                    True,
+                    SUCCESS,
+                    filename=filename,
+                    content=content,
+                    declared_sha256=arquivo.get("sha256"),
+                    last_lines=list(last),
+                    line_count=offset,
+                    elapsed=elapsed,
                 )
             if state not in RUNNING_STATUSES:
                 drain()
                 error = status.get("erro") or f"job {job_id} terminou com status {state}"
-                return JobResult(job_id, False, FAILED, error=str(error), last_lines=list(last),
-                                 line_count=offset, elapsed=elapsed)
+                return JobResult(
+                    job_id,
+                    False,
+                    FAILED,
+                    error=str(error),
+                    last_lines=list(last),
+                    line_count=offset,
+                    elapsed=elapsed,
+                )
             if elapsed >= self.job_timeout:
                 return JobResult(
-                    job_id, False, "TIMEOUT",
+                    job_id,
+                    False,
+                    "TIMEOUT",
                     error=f"job {job_id} não terminou em {self.job_timeout:g} s (último status {state})",
-                    last_lines=list(last), line_count=offset, elapsed=elapsed,
+                    last_lines=list(last),
+                    line_count=offset,
+                    elapsed=elapsed,
                 )
             self.sleep(min(delay, max(0.01, self.job_timeout - elapsed)))
             delay = min(self.max_poll_interval, delay * self.poll_backoff)

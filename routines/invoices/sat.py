@@ -65,7 +65,9 @@ class SatClient:
         try:
             answer = response.json()
         except ValueError as exc:
-            raise SatProtocolError(f"SAT: invalid JSON at {response.url}", response.status_code, response.url) from exc
+            raise SatProtocolError(
+                f"SAT: invalid JSON at {response.url}", response.status_code, response.url
+            ) from exc
         protocol = answer.get("protocolo") if isinstance(answer, dict) else None
         if not protocol:
             raise SatProtocolError(f"SAT: no protocolo in the answer at {response.url}", response.status_code)

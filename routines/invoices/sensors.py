@@ -9,7 +9,6 @@ the transitions in (cursor, last id read at the start of the tick] and moves the
   then turns newly approved invoices (transitions to AGUARDANDO_ENVIO_SAT) into runs of `sat_uploads`.
 """
 
-
 import dagster as dg
 
 from routines.invoices import service
@@ -69,7 +68,11 @@ def invoice_downloads_sensor(context: dg.SensorEvaluationContext, database: Data
     cursor = _cursor(context)
     with database.session() as session:
         last = service.last_transition_id(session)
-        rows = [row for row in service.transitions_after(session, cursor, Status.AGUARDANDO_DOWNLOAD) if row[0] <= last]
+        rows = [
+            row
+            for row in service.transitions_after(session, cursor, Status.AGUARDANDO_DOWNLOAD)
+            if row[0] <= last
+        ]
         rpa_codes = set(service.rpa_operator_codes(session))
     partitions: dict[tuple[str, str], int] = {}
     for transition_id, _process_id, month, code, from_status, actor in rows:
@@ -113,7 +116,11 @@ def invoice_approval_sensor(context: dg.SensorEvaluationContext, database: Datab
         context.log.info(f"processo {process_id}: decisão registrada pela aplicação aplicada -> {new_status}")
     with database.session() as session:
         last = service.last_transition_id(session)
-        rows = [row for row in service.transitions_after(session, cursor, Status.AGUARDANDO_ENVIO_SAT) if row[0] <= last]
+        rows = [
+            row
+            for row in service.transitions_after(session, cursor, Status.AGUARDANDO_ENVIO_SAT)
+            if row[0] <= last
+        ]
     months: dict[str, int] = {}
     for transition_id, _process_id, month, _code, _from, _actor in rows:
         month_key = _month_key(month)
@@ -121,7 +128,9 @@ def invoice_approval_sensor(context: dg.SensorEvaluationContext, database: Datab
             months[month_key] = max(months.get(month_key, 0), transition_id)
     run_requests = [
         dg.RunRequest(
-            run_key=f"sat:{month_key}:{transition_id}", partition_key=month_key, tags={"routines/invoices": "sat"}
+            run_key=f"sat:{month_key}:{transition_id}",
+            partition_key=month_key,
+            tags={"routines/invoices": "sat"},
         )
         for month_key, transition_id in sorted(months.items())
     ]

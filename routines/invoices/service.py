@@ -59,7 +59,12 @@ def user_actor(name: str) -> str:
 
 # -- the state machine applied to the database -------------------------------------------------------------------
 def transition(
-    session: Session, process: InvoiceProcess, target: Status | str, actor: str, reason: str | None = None, **changes
+    session: Session,
+    process: InvoiceProcess,
+    target: Status | str,
+    actor: str,
+    reason: str | None = None,
+    **changes,
 ) -> ProcessTransition:
     """Move `process` to `target` and record it, in the caller's transaction.
 
@@ -78,7 +83,12 @@ def transition(
     if result.rowcount != 1:
         raise ConcurrentChange(f"process {process.id} is no longer {current}: changed by someone else")
     record = ProcessTransition(
-        process_id=process.id, from_status=current, to_status=destination.value, at=now, actor=actor, reason=reason
+        process_id=process.id,
+        from_status=current,
+        to_status=destination.value,
+        at=now,
+        actor=actor,
+        reason=reason,
     )
     session.add(record)
     session.flush()
@@ -107,7 +117,9 @@ def create_month_processes(session: Session, month: date, actor: str) -> Creatio
     ).all()
     existing = set(
         session.execute(
-            select(InvoiceProcess.client_id, InvoiceProcess.operator_id).where(InvoiceProcess.billing_month == month)
+            select(InvoiceProcess.client_id, InvoiceProcess.operator_id).where(
+                InvoiceProcess.billing_month == month
+            )
         ).all()
     )
     summary = CreationSummary(month=month, existing=len(existing))
@@ -116,14 +128,23 @@ def create_month_processes(session: Session, month: date, actor: str) -> Creatio
             continue
         now = utcnow()
         process = InvoiceProcess(
-            billing_month=month, client_id=client_id, operator_id=operator_id, status=sm.INITIAL.value,
-            download_attempts=0, created_at=now, updated_at=now,
+            billing_month=month,
+            client_id=client_id,
+            operator_id=operator_id,
+            status=sm.INITIAL.value,
+            download_attempts=0,
+            created_at=now,
+            updated_at=now,
         )
         session.add(process)
         session.flush()
         session.add(
             ProcessTransition(
-                process_id=process.id, from_status=None, to_status=sm.INITIAL.value, at=now, actor=actor,
+                process_id=process.id,
+                from_status=None,
+                to_status=sm.INITIAL.value,
+                at=now,
+                actor=actor,
                 reason=f"processo mensal criado para {month_label(month)}",
             )
         )
@@ -137,7 +158,9 @@ def rpa_operator_codes(session: Session) -> list[str]:
     """Operators whose invoices the RPA downloads (the operator partitions of `downloaded_invoices`)."""
     return list(
         session.scalars(
-            select(Operator.code).where(Operator.active.is_(True), Operator.has_rpa.is_(True)).order_by(Operator.code)
+            select(Operator.code)
+            .where(Operator.active.is_(True), Operator.has_rpa.is_(True))
+            .order_by(Operator.code)
         )
     )
 
@@ -203,7 +226,9 @@ def download_partition(
         if operator is None:
             raise UserError(f"unknown operator {operator_code!r}")
         if not operator.has_rpa or not operator.rpa_endpoint_name:
-            raise UserError(f"operator {operator_code} has no RPA endpoint configured (has_rpa/rpa_endpoint_name)")
+            raise UserError(
+                f"operator {operator_code} has no RPA endpoint configured (has_rpa/rpa_endpoint_name)"
+            )
         endpoint = operator.rpa_endpoint_name
         ids = list(
             session.scalars(
@@ -229,9 +254,11 @@ def download_partition(
             payload = rpa_payload(process)
             client_name = process.client.name
 
-        def started(job_id: str, process_id: int = process_id) -> None:
+        def started(job_id: str, process_id: int = process_id, client_name: str = client_name) -> None:
             with session_scope(engine) as session:
-                session.execute(update(InvoiceProcess).where(InvoiceProcess.id == process_id).values(job_id=job_id))
+                session.execute(
+                    update(InvoiceProcess).where(InvoiceProcess.id == process_id).values(job_id=job_id)
+                )
             log(f"processo {process_id} ({client_name}): job RPA {job_id} iniciado")
 
         def on_log(line: str, process_id: int = process_id) -> None:
@@ -246,27 +273,56 @@ def download_partition(
                 stored = store.write_bytes(key, result.content or b"")
                 if result.declared_sha256 and result.declared_sha256.lower() != stored.sha256:
                     error = f"sha256 do arquivo ({stored.sha256}) difere do informado pelo RPA ({result.declared_sha256})"
-                    transition(session, process, Status.FALHA_DOWNLOAD, actor, error, job_id=result.job_id,
-                               error=error, last_log_lines=last_lines)
+                    transition(
+                        session,
+                        process,
+                        Status.FALHA_DOWNLOAD,
+                        actor,
+                        error,
+                        job_id=result.job_id,
+                        error=error,
+                        last_log_lines=last_lines,
+                    )
                     summary.failed.append({"process_id": process_id, "client": client_name, "error": error})
                     log(f"processo {process_id}: {error}")
                     continue
                 transition(
-                    session, process, Status.AGUARDANDO_APROVACAO, actor, f"fatura baixada pelo job {result.job_id}",
-                    job_id=result.job_id, file_key=stored.key, file_sha256=stored.sha256, file_size=stored.size,
-                    error=None, last_log_lines=last_lines,
+                    session,
+                    process,
+                    Status.AGUARDANDO_APROVACAO,
+                    actor,
+                    f"fatura baixada pelo job {result.job_id}",
+                    job_id=result.job_id,
+                    file_key=stored.key,
+                    file_sha256=stored.sha256,
+                    file_size=stored.size,
+                    error=None,
+                    last_log_lines=last_lines,
                 )
                 summary.downloaded.append(
-                    {"process_id": process_id, "client": client_name, "key": stored.key, "sha256": stored.sha256,
-                     "size": stored.size}
+                    {
+                        "process_id": process_id,
+                        "client": client_name,
+                        "key": stored.key,
+                        "sha256": stored.sha256,
+                        "size": stored.size,
+                    }
                 )
                 log(f"processo {process_id}: fatura armazenada em {stored.key} ({stored.size} bytes)")
             else:
                 transition(
-                    session, process, Status.FALHA_DOWNLOAD, actor, result.error, job_id=result.job_id,
-                    error=result.error, last_log_lines=last_lines,
+                    session,
+                    process,
+                    Status.FALHA_DOWNLOAD,
+                    actor,
+                    result.error,
+                    job_id=result.job_id,
+                    error=result.error,
+                    last_log_lines=last_lines,
                 )
-                summary.failed.append({"process_id": process_id, "client": client_name, "error": result.error})
+                summary.failed.append(
+                    {"process_id": process_id, "client": client_name, "error": result.error}
+                )
                 log(f"processo {process_id}: falha no download: {result.error}")
     return summary
 
@@ -282,22 +338,43 @@ def _get_process(session: Session, process_id: int) -> InvoiceProcess:
 def approve(session: Session, process_id: int, by: str, at: datetime | None = None) -> InvoiceProcess:
     process = _get_process(session, process_id)
     if process.status != Status.AGUARDANDO_APROVACAO:
-        raise UserError(f"invoice process {process_id} is {process.status}: only AGUARDANDO_APROVACAO can be approved")
+        raise UserError(
+            f"invoice process {process_id} is {process.status}: only AGUARDANDO_APROVACAO can be approved"
+        )
     at = at or utcnow()
-    transition(session, process, Status.AGUARDANDO_ENVIO_SAT, user_actor(by), "fatura aprovada",
-               approved_by=by, approved_at=at)
+    transition(
+        session,
+        process,
+        Status.AGUARDANDO_ENVIO_SAT,
+        user_actor(by),
+        "fatura aprovada",
+        approved_by=by,
+        approved_at=at,
+    )
     return process
 
 
-def reject(session: Session, process_id: int, by: str, reason: str, at: datetime | None = None) -> InvoiceProcess:
+def reject(
+    session: Session, process_id: int, by: str, reason: str, at: datetime | None = None
+) -> InvoiceProcess:
     if not reason or not reason.strip():
         raise UserError("a rejection needs a reason (--reason TEXT)")
     process = _get_process(session, process_id)
     if process.status != Status.AGUARDANDO_APROVACAO:
-        raise UserError(f"invoice process {process_id} is {process.status}: only AGUARDANDO_APROVACAO can be rejected")
+        raise UserError(
+            f"invoice process {process_id} is {process.status}: only AGUARDANDO_APROVACAO can be rejected"
+        )
     at = at or utcnow()
-    transition(session, process, Status.REJEITADO, user_actor(by), f"fatura rejeitada: {reason.strip()}",
-               rejected_by=by, rejected_at=at, rejection_reason=reason.strip())
+    transition(
+        session,
+        process,
+        Status.REJEITADO,
+        user_actor(by),
+        f"fatura rejeitada: {reason.strip()}",
+        rejected_by=by,
+        rejected_at=at,
+        rejection_reason=reason.strip(),
+    )
     return process
 
 
@@ -306,10 +383,22 @@ def retry(session: Session, process_id: int, by: str) -> InvoiceProcess:
     FALHA_ENVIO_SAT -> AGUARDANDO_ENVIO_SAT."""
     process = _get_process(session, process_id)
     if process.status in (Status.FALHA_DOWNLOAD, Status.REJEITADO):
-        transition(session, process, Status.AGUARDANDO_DOWNLOAD, user_actor(by), "novo download solicitado",
-                   approved_by=None, approved_at=None, rejected_by=None, rejected_at=None, rejection_reason=None)
+        transition(
+            session,
+            process,
+            Status.AGUARDANDO_DOWNLOAD,
+            user_actor(by),
+            "novo download solicitado",
+            approved_by=None,
+            approved_at=None,
+            rejected_by=None,
+            rejected_at=None,
+            rejection_reason=None,
+        )
     elif process.status == Status.FALHA_ENVIO_SAT:
-        transition(session, process, Status.AGUARDANDO_ENVIO_SAT, user_actor(by), "novo envio ao SAT solicitado")
+        transition(
+            session, process, Status.AGUARDANDO_ENVIO_SAT, user_actor(by), "novo envio ao SAT solicitado"
+        )
     else:
         raise UserError(
             f"invoice process {process_id} is {process.status}: only FALHA_DOWNLOAD, REJEITADO or FALHA_ENVIO_SAT "
@@ -336,23 +425,39 @@ def apply_recorded_decisions(session: Session) -> list[tuple[int, str]]:
         )
         if rejected:
             reason = process.rejection_reason or "sem motivo informado"
-            transition(session, process, Status.REJEITADO, user_actor(process.rejected_by or "aplicação"),
-                       f"fatura rejeitada: {reason}")
+            transition(
+                session,
+                process,
+                Status.REJEITADO,
+                user_actor(process.rejected_by or "aplicação"),
+                f"fatura rejeitada: {reason}",
+            )
         else:
-            transition(session, process, Status.AGUARDANDO_ENVIO_SAT, user_actor(process.approved_by or "aplicação"),
-                       "fatura aprovada")
+            transition(
+                session,
+                process,
+                Status.AGUARDANDO_ENVIO_SAT,
+                user_actor(process.approved_by or "aplicação"),
+                "fatura aprovada",
+            )
         applied.append((process.id, process.status))
     return applied
 
 
-def transitions_after(session: Session, cursor: int, to_status: Status) -> list[tuple[int, int, date, str, str | None, str]]:
+def transitions_after(
+    session: Session, cursor: int, to_status: Status
+) -> list[tuple[int, int, date, str, str | None, str]]:
     """Transitions into `to_status` with id > cursor: (transition id, process id, month, operator code, from, actor)."""
     return [
         tuple(row)
         for row in session.execute(
             select(
-                ProcessTransition.id, ProcessTransition.process_id, InvoiceProcess.billing_month, Operator.code,
-                ProcessTransition.from_status, ProcessTransition.actor,
+                ProcessTransition.id,
+                ProcessTransition.process_id,
+                InvoiceProcess.billing_month,
+                Operator.code,
+                ProcessTransition.from_status,
+                ProcessTransition.actor,
             )
             .join(InvoiceProcess, InvoiceProcess.id == ProcessTransition.process_id)
             .join(Operator, Operator.id == InvoiceProcess.operator_id)
@@ -399,7 +504,10 @@ def upload_month(
         ids = list(
             session.scalars(
                 select(InvoiceProcess.id)
-                .where(InvoiceProcess.billing_month == month, InvoiceProcess.status == Status.AGUARDANDO_ENVIO_SAT.value)
+                .where(
+                    InvoiceProcess.billing_month == month,
+                    InvoiceProcess.status == Status.AGUARDANDO_ENVIO_SAT.value,
+                )
                 .order_by(InvoiceProcess.id)
             )
         )
@@ -441,10 +549,19 @@ def upload_month(
         with session_scope(engine) as session:
             process = session.get(InvoiceProcess, process_id)
             transition(
-                session, process, Status.UPLOAD_REALIZADO, actor, f"enviada ao SAT, protocolo {receipt.protocol}",
-                sat_protocol=receipt.protocol, uploaded_at=utcnow(), error=None,
+                session,
+                process,
+                Status.UPLOAD_REALIZADO,
+                actor,
+                f"enviada ao SAT, protocolo {receipt.protocol}",
+                sat_protocol=receipt.protocol,
+                uploaded_at=utcnow(),
+                error=None,
             )
         summary.duplicates += int(receipt.duplicate)
         summary.uploaded.append({"process_id": process_id, "protocol": receipt.protocol, "key": key})
-        log(f"processo {process_id}: enviado ao SAT, protocolo {receipt.protocol}" + (" (já recebido)" if receipt.duplicate else ""))
+        log(
+            f"processo {process_id}: enviado ao SAT, protocolo {receipt.protocol}"
+            + (" (já recebido)" if receipt.duplicate else "")
+        )
     return summary

@@ -69,7 +69,9 @@ class IllegalTransition(ValueError):
         self.target = target
         self.process_id = process_id
         what = f"process {process_id}" if process_id is not None else "process"
-        allowed = ", ".join(sorted(TRANSITIONS.get(Status(current), ()))) if current in Status.__members__ else ""
+        allowed = (
+            ", ".join(sorted(TRANSITIONS.get(Status(current), ()))) if current in Status.__members__ else ""
+        )
         super().__init__(
             f"{what}: illegal transition {current} -> {target}"
             + (f" (allowed from {current}: {allowed})" if allowed else f" ({current} is final)")

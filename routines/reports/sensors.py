@@ -37,11 +37,11 @@ def build_report_schedule_sensor(
         ),
     )
     def _sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
         from routines.reports.config import ReportsConfig
         from routines.reports.models import ReportDefinition
         from routines.reports.ticks import plan_tick
-
-        from sqlalchemy.exc import OperationalError, ProgrammingError
 
         now = clock()
         engine = database.get_engine()

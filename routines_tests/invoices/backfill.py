@@ -11,6 +11,11 @@ import multiprocessing
 import time
 from dataclasses import dataclass
 
+from routines.companies.models import Company
+from routines.database.engine import get_engine, session_scope
+from routines.invoices import service
+from routines.invoices.models import Client, ClientOperator, Operator
+
 
 @dataclass
 class BackfillResult:
@@ -18,7 +23,30 @@ class BackfillResult:
     seconds: float  # from the start signal to the last run's end
 
 
-def _worker(instance_ref, db_url, store_root, rpa_url, rpa_options, month_key, operator, ready, start, results):
+def seed_operators(url: str, operators: int, clients: int, month: str) -> list[str]:
+    """`operators` operators with RPA, `clients` clients each, processes created for `month`."""
+    codes = [f"OP{i:02d}" for i in range(operators)]
+    with session_scope(get_engine(url)) as session:
+        company = Company(code="POOL", name="Pool Ltda.")
+        session.add(company)
+        session.flush()
+        client_rows = [Client(company_id=company.id, name=f"Cliente {i}") for i in range(clients)]
+        operator_rows = [
+            Operator(code=code, name=code, has_rpa=True, rpa_endpoint_name=code.lower()) for code in codes
+        ]
+        session.add_all(client_rows + operator_rows)
+        session.flush()
+        session.add_all(
+            ClientOperator(client_id=c.id, operator_id=o.id) for c in client_rows for o in operator_rows
+        )
+        session.flush()
+        service.create_month_processes(session, service.month_start(month), "test")
+    return codes
+
+
+def _worker(
+    instance_ref, db_url, store_root, rpa_url, rpa_options, month_key, operator, ready, start, results
+):
     import dagster as dg
 
     from routines.invoices.assets import downloaded_invoices, month_operator_key
@@ -31,7 +59,11 @@ def _worker(instance_ref, db_url, store_root, rpa_url, rpa_options, month_key, o
     start.wait(300)
     try:
         result = dg.materialize(
-            [downloaded_invoices], partition_key=key, instance=instance, resources=resources, raise_on_error=False
+            [downloaded_invoices],
+            partition_key=key,
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
         )
         success = result.success
     except Exception:  # noqa: BLE001 - reported as a failed run
@@ -47,8 +79,18 @@ def run_backfill(
     workers = [
         context.Process(
             target=_worker,
-            args=(instance.get_ref(), db_url, str(store_root), rpa_url, rpa_options or {}, month_key, operator,
-                  ready, start, results),
+            args=(
+                instance.get_ref(),
+                db_url,
+                str(store_root),
+                rpa_url,
+                rpa_options or {},
+                month_key,
+                operator,
+                ready,
+                start,
+                results,
+            ),
             daemon=True,
         )
         for operator in operators

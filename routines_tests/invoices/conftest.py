@@ -37,8 +37,15 @@ def seeded_sqlite_url(sqlite_db_url) -> str:
     return sqlite_db_url
 
 
-def make_resources(db_url, store_root, rpa_url="http://127.0.0.1:9", sat_url="http://127.0.0.1:9",
-                   rpa_token=TOKEN, sat_token=SAT_TOKEN, **rpa_options) -> dict:
+def make_resources(
+    db_url,
+    store_root,
+    rpa_url="http://127.0.0.1:9",
+    sat_url="http://127.0.0.1:9",
+    rpa_token=TOKEN,
+    sat_token=SAT_TOKEN,
+    **rpa_options,
+) -> dict:
     return {
         "database": DatabaseResource(url=db_url),
         "file_store": FileStoreResource(root=str(store_root)),

@@ -82,12 +82,18 @@ def invoice_pdf(endpoint: str, payload: dict) -> bytes:
 
 
 class FakeRpaHandler(QuietHandler):
+    # one buffered write per response and no Nagle delay: no 40 ms delayed-ACK stall per request on loopback
+    wbufsize = -1
+    disable_nagle_algorithm = True
+
     @property
     def state(self) -> RpaState:
         return self.server.state
 
     def _json(self, status: int, body: dict) -> None:
-        self.send_body(status, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8")
+        self.send_body(
+            status, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8"
+        )
 
     def _guard(self) -> bool:
         state = self.state
@@ -125,7 +131,9 @@ class FakeRpaHandler(QuietHandler):
             lines = [f"{job_id}: acessando portal {endpoint}"] + [
                 f"{job_id}: passo {i} de {state.log_lines}" for i in range(1, state.log_lines + 1)
             ]
-            lines.append(f"{job_id}: " + ("download concluído" if outcome == "ok" else "erro: portal indisponível"))
+            lines.append(
+                f"{job_id}: " + ("download concluído" if outcome == "ok" else "erro: portal indisponível")
+            )
             state.jobs[job_id] = FakeJob(
                 job_id, endpoint, payload, now, state.latency, outcome, lines, invoice_pdf(endpoint, payload)
             )
@@ -147,18 +155,24 @@ class FakeRpaHandler(QuietHandler):
             if state == "FALHOU":
                 body["erro"] = "portal da operadora indisponível"
             if state == "CONCLUIDO":
-                body["arquivo"] = {"nome": "fatura.pdf", "tamanho": len(job.content),
-                                   "sha256": hashlib.sha256(job.content).hexdigest()}
+                body["arquivo"] = {
+                    "nome": "fatura.pdf",
+                    "tamanho": len(job.content),
+                    "sha256": hashlib.sha256(job.content).hexdigest(),
+                }
             return self._json(200, body)
         if parts[2] == "logs":
             since = int(parse_qs(url.query).get("desde", ["0"])[0])
             visible = job.visible_lines(now)
             page = visible[since : since + 50]
-            return self._json(200, {
-                "job_id": job.job_id,
-                "linhas": [{"n": since + i, "mensagem": line} for i, line in enumerate(page)],
-                "proximo": since + len(page),
-            })
+            return self._json(
+                200,
+                {
+                    "job_id": job.job_id,
+                    "linhas": [{"n": since + i, "mensagem": line} for i, line in enumerate(page)],
+                    "proximo": since + len(page),
+                },
+            )
         if parts[2] == "arquivo":
             if state != "CONCLUIDO":
                 return self._json(409, {"erro": f"job {state}"})
@@ -188,8 +202,13 @@ class SatState:
 
 
 class FakeSatHandler(QuietHandler):
+    wbufsize = -1
+    disable_nagle_algorithm = True
+
     def _json(self, status: int, body: dict) -> None:
-        self.send_body(status, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8")
+        self.send_body(
+            status, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8"
+        )
 
     def do_POST(self) -> None:  # noqa: N802
         state: SatState = self.server.state

@@ -37,8 +37,11 @@ def statuses(url, operator=None) -> dict[int, InvoiceProcess]:
 
 def download(instance, resources, operator="VIVO"):
     return dg.materialize(
-        [downloaded_invoices], partition_key=month_operator_key(MONTH, operator), instance=instance,
-        resources=resources, raise_on_error=False,
+        [downloaded_invoices],
+        partition_key=month_operator_key(MONTH, operator),
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
     )
 
 
@@ -64,17 +67,27 @@ def test_rpa_token_rejected_fails_at_once_and_moves_nothing(month_created, tmp_p
 def test_failed_and_never_finishing_jobs_are_recorded_then_retried(month_created, tmp_path):
     def behaviour(endpoint, payload):
         return {"Hospital Santa Luzia": "fail", "Acme Fundo de Investimento": "hang"}.get(
-            payload["cliente"]["nome"], "ok")
+            payload["cliente"]["nome"], "ok"
+        )
 
-    with fake_rpa(latency=0.1, log_lines=3, behaviour=behaviour) as (url, rpa), dg.instance_for_test() as instance:
+    with (
+        fake_rpa(latency=0.1, log_lines=3, behaviour=behaviour) as (url, rpa),
+        dg.instance_for_test() as instance,
+    ):
         instance.add_dynamic_partitions("invoice_operators", ["VIVO"])
         resources = make_resources(month_created, tmp_path / "files", url, job_timeout_seconds=0.6)
         result = download(instance, resources)
         assert not result.success
         assert "2 download(s) falharam em VIVO 2025-06" in failure_message(result)
         rows = statuses(month_created, "VIVO")
-        assert sorted(p.status for p in rows.values()) == ["AGUARDANDO_APROVACAO", "FALHA_DOWNLOAD", "FALHA_DOWNLOAD"]
-        failed_job, timed_out = sorted((p.error for p in rows.values() if p.error), key=lambda e: "terminou" in e)
+        assert sorted(p.status for p in rows.values()) == [
+            "AGUARDANDO_APROVACAO",
+            "FALHA_DOWNLOAD",
+            "FALHA_DOWNLOAD",
+        ]
+        failed_job, timed_out = sorted(
+            (p.error for p in rows.values() if p.error), key=lambda e: "terminou" in e
+        )
         assert failed_job == "portal da operadora indisponível"
         assert "não terminou em 0.6 s" in timed_out
         for process in rows.values():
@@ -91,14 +104,28 @@ def test_failed_and_never_finishing_jobs_are_recorded_then_retried(month_created
         assert sorted(p.download_attempts for p in rows.values()) == [1, 2, 2]
         with session_scope(get_engine(month_created)) as session:
             failed_id = min(p.id for p in rows.values() if p.download_attempts == 2)
-            path = [(t.from_status, t.to_status) for t in session.scalars(
-                select(ProcessTransition).where(ProcessTransition.process_id == failed_id).order_by(ProcessTransition.id))]
-        assert path == [(None, "AGUARDANDO_DOWNLOAD"), ("AGUARDANDO_DOWNLOAD", "FALHA_DOWNLOAD"),
-                        ("FALHA_DOWNLOAD", "AGUARDANDO_DOWNLOAD"), ("AGUARDANDO_DOWNLOAD", "AGUARDANDO_APROVACAO")]
+            path = [
+                (t.from_status, t.to_status)
+                for t in session.scalars(
+                    select(ProcessTransition)
+                    .where(ProcessTransition.process_id == failed_id)
+                    .order_by(ProcessTransition.id)
+                )
+            ]
+        assert path == [
+            (None, "AGUARDANDO_DOWNLOAD"),
+            ("AGUARDANDO_DOWNLOAD", "FALHA_DOWNLOAD"),
+            ("FALHA_DOWNLOAD", "AGUARDANDO_DOWNLOAD"),
+            ("AGUARDANDO_DOWNLOAD", "AGUARDANDO_APROVACAO"),
+        ]
         context = dg.build_sensor_context(instance=instance, cursor="0", resources=resources)
         requests = invoice_downloads_sensor(context).run_requests
         # only the creations ask for runs (one per RPA operator), not the run's own retries
-        assert sorted(str(r.partition_key) for r in requests) == [f"{MONTH}|CLARO", f"{MONTH}|TIM", f"{MONTH}|VIVO"]
+        assert sorted(str(r.partition_key) for r in requests) == [
+            f"{MONTH}|CLARO",
+            f"{MONTH}|TIM",
+            f"{MONTH}|VIVO",
+        ]
 
 
 def test_transient_server_errors_are_retried(month_created, tmp_path):
@@ -111,7 +138,10 @@ def test_transient_server_errors_are_retried(month_created, tmp_path):
 
 
 def test_retry_cli_sends_a_failed_download_back_and_the_sensor_picks_it_up(month_created, tmp_path, capsys):
-    with fake_rpa(latency=0.05, behaviour=lambda e, p: "fail") as (url, _rpa), dg.instance_for_test() as instance:
+    with (
+        fake_rpa(latency=0.05, behaviour=lambda e, p: "fail") as (url, _rpa),
+        dg.instance_for_test() as instance,
+    ):
         instance.add_dynamic_partitions("invoice_operators", ["TIM"])
         resources = make_resources(month_created, tmp_path / "files", url)
         assert not download(instance, resources, "TIM").success
@@ -130,22 +160,29 @@ def test_retry_cli_sends_a_failed_download_back_and_the_sensor_picks_it_up(month
 def approve_all(url) -> list[int]:
     with session_scope(get_engine(url)) as session:
         ids = []
-        for process in session.scalars(select(InvoiceProcess).where(InvoiceProcess.status == "AGUARDANDO_APROVACAO")):
+        for process in session.scalars(
+            select(InvoiceProcess).where(InvoiceProcess.status == "AGUARDANDO_APROVACAO")
+        ):
             service.approve(session, process.id, "teste")
             ids.append(process.id)
         return sorted(ids)
 
 
 def test_sat_token_rejected_and_refusals(month_created, tmp_path):
-    with fake_rpa(latency=0.05) as (rpa_url, _rpa), fake_sat() as (sat_url, sat), dg.instance_for_test() as instance:
+    with (
+        fake_rpa(latency=0.05) as (rpa_url, _rpa),
+        fake_sat() as (sat_url, sat),
+        dg.instance_for_test() as instance,
+    ):
         instance.add_dynamic_partitions("invoice_operators", ["CLARO"])
         assert download(instance, make_resources(month_created, tmp_path / "files", rpa_url), "CLARO").success
         ids = approve_all(month_created)
         assert len(ids) == 2
 
         bad = make_resources(month_created, tmp_path / "files", rpa_url, sat_url, sat_token="wrong")
-        result = dg.materialize([sat_uploads], partition_key=MONTH, instance=instance, resources=bad,
-                                raise_on_error=False)
+        result = dg.materialize(
+            [sat_uploads], partition_key=MONTH, instance=instance, resources=bad, raise_on_error=False
+        )
         assert not result.success and "SAT: token rejected (HTTP 401)" in failure_message(result)
         assert len(sat.requests) == 1 and not sat.uploads
         assert {statuses(month_created)[i].status for i in ids} == {"AGUARDANDO_ENVIO_SAT"}
@@ -153,11 +190,15 @@ def test_sat_token_rejected_and_refusals(month_created, tmp_path):
         # the SAT refuses one invoice: FALHA_ENVIO_SAT with the reason, the other goes through
         sat.refuse = lambda body: "CNPJ do cliente não cadastrado" if body["processo_id"] == ids[0] else None
         good = make_resources(month_created, tmp_path / "files", rpa_url, sat_url)
-        result = dg.materialize([sat_uploads], partition_key=MONTH, instance=instance, resources=good,
-                                raise_on_error=False)
+        result = dg.materialize(
+            [sat_uploads], partition_key=MONTH, instance=instance, resources=good, raise_on_error=False
+        )
         assert not result.success and "1 envio(s) ao SAT recusados" in failure_message(result)
         rows = statuses(month_created)
-        assert rows[ids[0]].status == "FALHA_ENVIO_SAT" and "CNPJ do cliente não cadastrado" in rows[ids[0]].error
+        assert (
+            rows[ids[0]].status == "FALHA_ENVIO_SAT"
+            and "CNPJ do cliente não cadastrado" in rows[ids[0]].error
+        )
         assert rows[ids[1]].status == "UPLOAD_REALIZADO"
 
         # fixed at the SAT; retry -> the approval sensor asks for a new upload run -> uploaded once
@@ -165,7 +206,9 @@ def test_sat_token_rejected_and_refusals(month_created, tmp_path):
             cursor = str(service.last_transition_id(session))
         sat.refuse = lambda body: None
         assert run_cli("invoices", "retry", str(ids[0]), "--url", month_created) == 0
-        tick = invoice_approval_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=good))
+        tick = invoice_approval_sensor(
+            dg.build_sensor_context(instance=instance, cursor=cursor, resources=good)
+        )
         assert [r.partition_key for r in tick.run_requests] == [MONTH]
         assert dg.materialize([sat_uploads], partition_key=MONTH, instance=instance, resources=good).success
     assert statuses(month_created)[ids[0]].status == "UPLOAD_REALIZADO"
@@ -173,13 +216,18 @@ def test_sat_token_rejected_and_refusals(month_created, tmp_path):
 
 
 def test_sat_lost_response_is_not_uploaded_twice(month_created, tmp_path):
-    with fake_rpa(latency=0.05) as (rpa_url, _rpa), fake_sat(fail_after_store=[503]) as (sat_url, sat), \
-            dg.instance_for_test() as instance:
+    with (
+        fake_rpa(latency=0.05) as (rpa_url, _rpa),
+        fake_sat(fail_after_store=[503]) as (sat_url, sat),
+        dg.instance_for_test() as instance,
+    ):
         instance.add_dynamic_partitions("invoice_operators", ["TIM"])
         resources = make_resources(month_created, tmp_path / "files", rpa_url, sat_url)
         assert download(instance, resources, "TIM").success
         ids = approve_all(month_created)
-        assert dg.materialize([sat_uploads], partition_key=MONTH, instance=instance, resources=resources).success
+        assert dg.materialize(
+            [sat_uploads], partition_key=MONTH, instance=instance, resources=resources
+        ).success
     assert len(sat.uploads) == len(ids) == 2 and len(sat.requests) == 3
     rows = statuses(month_created)
     assert {rows[i].sat_protocol for i in ids} == set(sat.keys.values())
@@ -193,16 +241,28 @@ def test_rejection_recorded_by_the_application_does_not_move_on(month_created, t
         assert download(instance, resources, "TIM").success
         with session_scope(get_engine(month_created)) as session:
             cursor = str(service.last_transition_id(session))
-            process = session.scalars(select(InvoiceProcess).where(
-                InvoiceProcess.status == "AGUARDANDO_APROVACAO").order_by(InvoiceProcess.id)).first()
-            process.rejected_by, process.rejected_at, process.rejection_reason = "carla", utcnow(), "fatura duplicada"
+            process = session.scalars(
+                select(InvoiceProcess)
+                .where(InvoiceProcess.status == "AGUARDANDO_APROVACAO")
+                .order_by(InvoiceProcess.id)
+            ).first()
+            process.rejected_by, process.rejected_at, process.rejection_reason = (
+                "carla",
+                utcnow(),
+                "fatura duplicada",
+            )
             rejected_id = process.id
-        tick = invoice_approval_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+        tick = invoice_approval_sensor(
+            dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+        )
         assert tick.run_requests == []
     process = statuses(month_created)[rejected_id]
     assert process.status == "REJEITADO"
     with session_scope(get_engine(month_created)) as session:
-        last = session.scalars(select(ProcessTransition).where(ProcessTransition.process_id == rejected_id)
-                               .order_by(ProcessTransition.id.desc())).first()
+        last = session.scalars(
+            select(ProcessTransition)
+            .where(ProcessTransition.process_id == rejected_id)
+            .order_by(ProcessTransition.id.desc())
+        ).first()
         assert (last.actor, last.reason) == ("user:carla", "fatura rejeitada: fatura duplicada")
     assert TOKEN  # the fake's token is only ever sent in the Authorization header

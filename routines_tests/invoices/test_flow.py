@@ -57,13 +57,18 @@ def all_event_text(instance) -> str:
 
 def test_a_month_goes_from_creation_to_upload(seeded_url, tmp_path, capsys):
     store_root = tmp_path / "files"
-    with fake_rpa(latency=0.15, log_lines=4) as (rpa_url, rpa), fake_sat() as (sat_url, sat), \
-            dg.instance_for_test() as instance:
+    with (
+        fake_rpa(latency=0.15, log_lines=4) as (rpa_url, rpa),
+        fake_sat() as (sat_url, sat),
+        dg.instance_for_test() as instance,
+    ):
         resources = make_resources(seeded_url, store_root, rpa_url, sat_url)
 
         # 1. the monthly processes (twice: idempotent)
         for _ in range(2):
-            result = dg.materialize([invoice_processes], partition_key=MONTH, instance=instance, resources=resources)
+            result = dg.materialize(
+                [invoice_processes], partition_key=MONTH, instance=instance, resources=resources
+            )
             assert result.success
         created = processes(seeded_url)
         assert len(created) == 8 and {status for *_, status in created.values()} == {"AGUARDANDO_DOWNLOAD"}
@@ -81,11 +86,15 @@ def test_a_month_goes_from_creation_to_upload(seeded_url, tmp_path, capsys):
         again = tick(invoice_downloads_sensor, instance, resources, cursor=downloads.cursor)
         assert again.run_requests == [] and again.cursor == downloads.cursor
         for key in keys:
-            result = dg.materialize([downloaded_invoices], partition_key=key, instance=instance, resources=resources)
+            result = dg.materialize(
+                [downloaded_invoices], partition_key=key, instance=instance, resources=resources
+            )
             assert result.success
         after_download = processes(seeded_url)
         for process_id, (operator, _client, status) in after_download.items():
-            assert status == ("AGUARDANDO_DOWNLOAD" if operator == "OI" else "AGUARDANDO_APROVACAO"), process_id
+            assert status == ("AGUARDANDO_DOWNLOAD" if operator == "OI" else "AGUARDANDO_APROVACAO"), (
+                process_id
+            )
         assert len(rpa.jobs) == 7
         store = FileStore(store_root)
         with session_scope(get_engine(seeded_url)) as session:
@@ -106,15 +115,29 @@ def test_a_month_goes_from_creation_to_upload(seeded_url, tmp_path, capsys):
 
         # 4. an operator approves one and rejects one on the command line
         assert run_cli("invoices", "approve", str(ids[0]), "--by", "joao", "--url", seeded_url) == 0
-        assert run_cli("invoices", "reject", str(ids[1]), "--reason", "valor divergente", "--by", "joao",
-                       "--url", seeded_url) == 0
+        assert (
+            run_cli(
+                "invoices",
+                "reject",
+                str(ids[1]),
+                "--reason",
+                "valor divergente",
+                "--by",
+                "joao",
+                "--url",
+                seeded_url,
+            )
+            == 0
+        )
         assert "REJEITADO" in capsys.readouterr().out
 
         # 5. the approval sensor applies the recorded decisions and asks for one upload run for the month
         approval = tick(invoice_approval_sensor, instance, resources, cursor=downloads.cursor)
         assert [request.partition_key for request in approval.run_requests] == [MONTH]
         assert tick(invoice_approval_sensor, instance, resources, cursor=approval.cursor).run_requests == []
-        waiting = [pid for pid, (*_, status) in processes(seeded_url).items() if status == "AGUARDANDO_ENVIO_SAT"]
+        waiting = [
+            pid for pid, (*_, status) in processes(seeded_url).items() if status == "AGUARDANDO_ENVIO_SAT"
+        ]
         assert len(waiting) == 6 and ids[1] not in waiting
 
         # 6. the upload
@@ -127,13 +150,17 @@ def test_a_month_goes_from_creation_to_upload(seeded_url, tmp_path, capsys):
         assert len(sat.uploads) == 6 and len(sat.keys) == 6
         assert {upload["body"]["processo_id"] for upload in sat.uploads} == set(uploaded)
         # re-running the upload sends nothing again
-        assert dg.materialize([sat_uploads], partition_key=MONTH, instance=instance, resources=resources).success
+        assert dg.materialize(
+            [sat_uploads], partition_key=MONTH, instance=instance, resources=resources
+        ).success
         assert len(sat.requests) == 6
 
         # 7. every transition recorded, with actor and reason
         with session_scope(get_engine(seeded_url)) as session:
             history = session.scalars(
-                select(ProcessTransition).where(ProcessTransition.process_id == ids[0]).order_by(ProcessTransition.id)
+                select(ProcessTransition)
+                .where(ProcessTransition.process_id == ids[0])
+                .order_by(ProcessTransition.id)
             ).all()
             assert [(t.from_status, t.to_status) for t in history] == [
                 (None, "AGUARDANDO_DOWNLOAD"),
@@ -146,8 +173,12 @@ def test_a_month_goes_from_creation_to_upload(seeded_url, tmp_path, capsys):
             assert "SAT-" in history[3].reason
             approved_by_app = session.get(InvoiceProcess, ids[2])
             assert approved_by_app.status == "UPLOAD_REALIZADO" and approved_by_app.sat_protocol
-            last = session.scalars(select(ProcessTransition).where(
-                ProcessTransition.process_id == ids[2], ProcessTransition.to_status == "AGUARDANDO_ENVIO_SAT")).one()
+            last = session.scalars(
+                select(ProcessTransition).where(
+                    ProcessTransition.process_id == ids[2],
+                    ProcessTransition.to_status == "AGUARDANDO_ENVIO_SAT",
+                )
+            ).one()
             assert last.actor == "user:ana.souza"
             assert session.scalar(select(Operator.code).where(Operator.has_rpa.is_(False))) == "OI"
 

@@ -83,7 +83,9 @@ def test_processes_are_created_once_per_active_pair_and_never_moved_back(engine)
     assert second.created == 0 and second.existing == pairs
     assert july.created == pairs - 1
     with session_scope(engine) as session:
-        creations = session.scalars(select(ProcessTransition).where(ProcessTransition.from_status.is_(None))).all()
+        creations = session.scalars(
+            select(ProcessTransition).where(ProcessTransition.from_status.is_(None))
+        ).all()
         assert len(creations) == 2 * pairs - 1
         assert {t.actor for t in creations} == {"run:a", "run:d"}
 
@@ -96,8 +98,11 @@ def test_unique_month_client_operator(engine):
             process = session.scalars(select(InvoiceProcess)).first()
             session.add(
                 InvoiceProcess(
-                    billing_month=process.billing_month, client_id=process.client_id,
-                    operator_id=process.operator_id, status="AGUARDANDO_DOWNLOAD", download_attempts=0,
+                    billing_month=process.billing_month,
+                    client_id=process.client_id,
+                    operator_id=process.operator_id,
+                    status="AGUARDANDO_DOWNLOAD",
+                    download_attempts=0,
                 )
             )
             session.flush()
@@ -117,15 +122,27 @@ def test_transition_is_recorded_atomically_and_illegal_ones_raise(engine):
     with session_scope(engine) as session:
         process = session.get(InvoiceProcess, process_id)
         assert process.status == Status.AGUARDANDO_DOWNLOAD and process.error is None
-        assert session.scalar(select(func.count()).select_from(ProcessTransition).where(
-            ProcessTransition.process_id == process_id)) == 1
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(ProcessTransition)
+                .where(ProcessTransition.process_id == process_id)
+            )
+            == 1
+        )
         with pytest.raises(IllegalTransition, match="AGUARDANDO_DOWNLOAD -> UPLOAD_REALIZADO"):
             service.transition(session, process, Status.UPLOAD_REALIZADO, "run:c")
     with session_scope(engine) as session:
         process = session.get(InvoiceProcess, process_id)
-        record = service.transition(session, process, Status.FALHA_DOWNLOAD, "run:d", "job falhou", error="boom")
+        record = service.transition(
+            session, process, Status.FALHA_DOWNLOAD, "run:d", "job falhou", error="boom"
+        )
         assert (record.from_status, record.to_status, record.actor, record.reason) == (
-            "AGUARDANDO_DOWNLOAD", "FALHA_DOWNLOAD", "run:d", "job falhou")
+            "AGUARDANDO_DOWNLOAD",
+            "FALHA_DOWNLOAD",
+            "run:d",
+            "job falhou",
+        )
         assert record.at.tzinfo is not None and process.error == "boom"
 
 

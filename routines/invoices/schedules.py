@@ -1,0 +1,50 @@
+"""The monthly schedule of `invoice_processes`: the Nth business day (ANBIMA) of each month, 06:00 São Paulo.
+
+N comes from ROUTINES_INVOICES_BUSINESS_DAY (default 1; negative counts from the end, -1 = last business day).
+The run's partition is the month of the tick (the billing month whose processes are created).
+"""
+
+import os
+from datetime import date
+
+import dagster as dg
+
+from routines.calendar.schedules import monthly_business_day_schedule
+from routines.invoices.assets import invoice_processes_job
+
+BUSINESS_DAY_ENV = "ROUTINES_INVOICES_BUSINESS_DAY"
+CALENDAR = "ANBIMA"
+HOUR = 6
+
+
+def business_day_setting() -> int:
+    raw = os.environ.get(BUSINESS_DAY_ENV, "").strip() or "1"
+    try:
+        nth = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"{BUSINESS_DAY_ENV}={raw!r}: expected a business day number such as 1, 3 or -1"
+        ) from None
+    if nth == 0 or not -23 <= nth <= 23:
+        raise ValueError(
+            f"{BUSINESS_DAY_ENV}={raw!r}: expected 1..23 (from the start) or -1..-23 (from the end)"
+        )
+    return nth
+
+
+def billing_month_key(day: date) -> str:
+    return f"{day:%Y-%m}-01"
+
+
+def build_invoice_processes_schedule(nth: int | None = None) -> dg.ScheduleDefinition:
+    nth = business_day_setting() if nth is None else nth
+    return monthly_business_day_schedule(
+        name="invoice_processes_schedule",
+        target=invoice_processes_job,
+        calendar_name=CALENDAR,
+        nth=nth,
+        hour=HOUR,
+        partition_key_fn=billing_month_key,
+        tags={"routines/invoices": "monthly_processes"},
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
