@@ -11,6 +11,7 @@ import dagster as dg
 
 from routines.errors import UserError
 from routines.invoices import service
+from routines.invoices.leases import RpaLeases
 from routines.invoices.resources import RpaResource, SatResource
 from routines.resources import EXTERNAL_RETRY_POLICY, DatabaseResource, FileStoreResource, http_failures
 
@@ -18,12 +19,26 @@ TIMEZONE = "America/Sao_Paulo"
 START_MONTH = "2025-01-01"
 RPA_POOL = "rpa"
 SAT_POOL = "sat"
+DEFAULT_RPA_LIMIT = 5
 
 month_partitions = dg.MonthlyPartitionsDefinition(start_date=START_MONTH, timezone=TIMEZONE, end_offset=1)
 operator_partitions = dg.DynamicPartitionsDefinition(name="invoice_operators")
 month_operator_partitions = dg.MultiPartitionsDefinition(
     {"month": month_partitions, "operator": operator_partitions}
 )
+
+
+def rpa_job_limit(instance: dg.DagsterInstance, rpa: RpaResource) -> int:
+    """The bound on RPA jobs in flight: the resource's `max_jobs_in_flight`, else the `rpa` pool's limit on
+    this instance (`dagster instance concurrency set rpa N`), else its default pool limit, else 5."""
+    if rpa.max_jobs_in_flight > 0:
+        return rpa.max_jobs_in_flight
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        slots = storage.get_concurrency_info(RPA_POOL).slot_count
+        if slots > 0:
+            return slots
+    return instance.global_op_concurrency_default_limit or DEFAULT_RPA_LIMIT
 
 
 def month_operator_key(month_key: str, operator_code: str) -> dg.MultiPartitionKey:
@@ -86,6 +101,11 @@ def downloaded_invoices(
                 operator,
                 service.run_actor(context.run_id),
                 log=context.log.info,
+                leases=RpaLeases(
+                    database.get_engine(),
+                    rpa_job_limit(context.instance, rpa),
+                    service.run_actor(context.run_id),
+                ),
             )
     except UserError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc

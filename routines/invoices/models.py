@@ -108,3 +108,16 @@ class ProcessTransition(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RpaLease(Base):
+    """One RPA job in flight: at most one row per slot number 0..N-1 (the primary key makes the limit atomic on
+    every database). Released when the job ends; a killed run's lease expires (`expires_at`, renewed while the
+    job is followed)."""
+
+    __tablename__ = "invoice_rpa_leases"
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -21,6 +21,9 @@ class RpaResource(dg.ConfigurableResource):
     request_attempts: int = 4
     retry_base_delay_seconds: float = 2.0
     request_timeout_seconds: float = 60.0
+    max_jobs_in_flight: int = Field(
+        default=0, description="hard bound on RPA jobs in flight; 0 = the limit of the Dagster pool `rpa`"
+    )
 
     def get_client(self) -> RpaClient:
         http = HttpClient("RPA", self.base_url, self.token, timeout=(10.0, self.request_timeout_seconds))

@@ -126,6 +126,7 @@ class RpaClient:
         payload: dict,
         on_log: Callable[[str], None] = lambda line: None,
         on_started: Callable[[str], None] = lambda job_id: None,
+        on_poll: Callable[[], None] = lambda: None,
     ) -> JobResult:
         started = self.clock()
         job_id = self.start_job(operator_endpoint, payload)
@@ -147,6 +148,7 @@ class RpaClient:
                 offset = next_offset
 
         while True:
+            on_poll()
             status = self.job_status(job_id)
             drain()
             state = str(status["status"]).upper()

@@ -22,6 +22,7 @@ from routines.errors import UserError
 from routines.files import FileStore, dated_key
 from routines.http import HttpError, RetryableHttpError
 from routines.invoices import status as sm
+from routines.invoices.leases import RpaLeases
 from routines.invoices.models import Client, ClientOperator, InvoiceProcess, Operator, ProcessTransition
 from routines.invoices.rpa import RpaClient
 from routines.invoices.sat import SatClient, idempotency_key
@@ -211,6 +212,7 @@ def download_partition(
     actor: str,
     log: Log = lambda message: None,
     retry_failed: bool = True,
+    leases: RpaLeases | None = None,
 ) -> DownloadSummary:
     """Download, one RPA job at a time, the invoices of `operator_code` for `month` that wait for download.
 
@@ -264,7 +266,16 @@ def download_partition(
         def on_log(line: str, process_id: int = process_id) -> None:
             log(f"[RPA processo {process_id}] {line}")
 
-        result = rpa.run_job(endpoint, payload, on_log=on_log, on_started=started)
+        if leases is None:
+            result = rpa.run_job(endpoint, payload, on_log=on_log, on_started=started)
+        else:
+            waiting = (
+                f"processo {process_id}: aguardando vaga no RPA (limite {leases.limit} jobs em andamento)"
+            )
+            with leases.slot(on_wait=lambda message=waiting: log(message)) as lease:
+                result = rpa.run_job(
+                    endpoint, payload, on_log=on_log, on_started=started, on_poll=lease.renew
+                )
         last_lines = "\n".join(result.last_lines) or None
         with session_scope(engine) as session:
             process = session.get(InvoiceProcess, process_id)
@@ -298,6 +309,12 @@ def download_partition(
                     file_size=stored.size,
                     error=None,
                     last_log_lines=last_lines,
+                    # a new file needs a new decision: no approval or rejection of an earlier file carries over
+                    approved_by=None,
+                    approved_at=None,
+                    rejected_by=None,
+                    rejected_at=None,
+                    rejection_reason=None,
                 )
                 summary.downloaded.append(
                     {
@@ -423,23 +440,26 @@ def apply_recorded_decisions(session: Session) -> list[tuple[int, str]]:
         rejected = process.rejected_at is not None and (
             process.approved_at is None or process.rejected_at >= process.approved_at
         )
-        if rejected:
-            reason = process.rejection_reason or "sem motivo informado"
-            transition(
-                session,
-                process,
-                Status.REJEITADO,
-                user_actor(process.rejected_by or "aplicação"),
-                f"fatura rejeitada: {reason}",
-            )
-        else:
-            transition(
-                session,
-                process,
-                Status.AGUARDANDO_ENVIO_SAT,
-                user_actor(process.approved_by or "aplicação"),
-                "fatura aprovada",
-            )
+        try:
+            if rejected:
+                reason = process.rejection_reason or "sem motivo informado"
+                transition(
+                    session,
+                    process,
+                    Status.REJEITADO,
+                    user_actor(process.rejected_by or "aplicação"),
+                    f"fatura rejeitada: {reason}",
+                )
+            else:
+                transition(
+                    session,
+                    process,
+                    Status.AGUARDANDO_ENVIO_SAT,
+                    user_actor(process.approved_by or "aplicação"),
+                    "fatura aprovada",
+                )
+        except ConcurrentChange:  # decided meanwhile on the command line: that decision stands
+            continue
         applied.append((process.id, process.status))
     return applied
 

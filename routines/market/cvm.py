@@ -87,7 +87,9 @@ def _decimal(value: str, name: str, line: int, column: str) -> Decimal | None:
     return result
 
 
-def parse_report(source: bytes | str | Path, name: str | None = None, month: tuple[int, int] | None = None) -> FundReport:
+def parse_report(
+    source: bytes | str | Path, name: str | None = None, month: tuple[int, int] | None = None
+) -> FundReport:
     """Parse an Informe Diário file (ZIP or CSV). `month` (year, month): every row must be of that month."""
     if isinstance(source, bytes):
         data, name = source, name or "<bytes>"
@@ -103,17 +105,23 @@ def parse_report(source: bytes | str | Path, name: str | None = None, month: tup
         raise InputFileError(name, "the file is empty") from None
     layout = "res175" if "CNPJ_FUNDO_CLASSE" in header else "pre175"
     spec = LAYOUTS[layout]
-    required = [spec["cnpj"], "DT_COMPTC", *VALUE_COLUMNS, "NR_COTST"] + ([spec["subclass"]] if spec["subclass"] else [])
+    required = [spec["cnpj"], "DT_COMPTC", *VALUE_COLUMNS, "NR_COTST"] + (
+        [spec["subclass"]] if spec["subclass"] else []
+    )
     missing = [column for column in required if column not in header]
     if missing:
-        raise InputFileError(name, f"missing column(s) {', '.join(missing)}; header is {';'.join(header)}", line=1)
+        raise InputFileError(
+            name, f"missing column(s) {', '.join(missing)}; header is {';'.join(header)}", line=1
+        )
     index = {column: position for position, column in enumerate(header)}
     rows: list[dict[str, object]] = []
     for line_number, values in enumerate(reader, start=2):
         if not values or (len(values) == 1 and not values[0].strip()):
             continue
         if len(values) != len(header):
-            raise InputFileError(name, f"{len(values)} columns, the header has {len(header)}", line=line_number)
+            raise InputFileError(
+                name, f"{len(values)} columns, the header has {len(header)}", line=line_number
+            )
         cnpj = values[index[spec["cnpj"]]].strip()
         if not cnpj:
             raise InputFileError(name, "empty fund CNPJ", line=line_number, field=spec["cnpj"])
@@ -121,7 +129,9 @@ def parse_report(source: bytes | str | Path, name: str | None = None, month: tup
         try:
             report_date = date.fromisoformat(raw_date)
         except ValueError:
-            raise InputFileError(name, f"invalid date {raw_date!r}", line=line_number, field="DT_COMPTC") from None
+            raise InputFileError(
+                name, f"invalid date {raw_date!r}", line=line_number, field="DT_COMPTC"
+            ) from None
         if month is not None and (report_date.year, report_date.month) != month:
             raise InputFileError(
                 name,
@@ -146,7 +156,9 @@ def parse_report(source: bytes | str | Path, name: str | None = None, month: tup
     for position, row in enumerate(rows):
         key = (row["fund_cnpj"], row["subclass_id"], row["report_date"])
         if key in seen:
-            raise InputFileError(name, f"fund {key[0]} subclass {key[1]!r} repeated on {key[2]}", field="DT_COMPTC")
+            raise InputFileError(
+                name, f"fund {key[0]} subclass {key[1]!r} repeated on {key[2]}", field="DT_COMPTC"
+            )
         seen[key] = position
     return FundReport(name, layout, rows)
 

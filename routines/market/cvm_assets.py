@@ -105,13 +105,21 @@ def open_months(day) -> list[str]:
         "Dias úteis ANBIMA às 09:30: atualiza os dois meses ainda republicados pela CVM (mês anterior e atual)"
     ),
 )
-def cvm_open_months_schedule(context: dg.ScheduleEvaluationContext, anbima_calendar: BusinessCalendarResource):
-    moment = (context.scheduled_execution_time or datetime.now(ZoneInfo(TIMEZONE))).astimezone(ZoneInfo(TIMEZONE))
+def cvm_open_months_schedule(
+    context: dg.ScheduleEvaluationContext, anbima_calendar: BusinessCalendarResource
+):
+    moment = (context.scheduled_execution_time or datetime.now(ZoneInfo(TIMEZONE))).astimezone(
+        ZoneInfo(TIMEZONE)
+    )
     day = moment.date()
     reason = anbima_calendar.calendar.closed_reason(day)
     if reason:
         return dg.SkipReason(f"{day:%d/%m/%Y} não é dia útil no calendário ANBIMA: {reason}")
     return [
-        dg.RunRequest(run_key=f"{day.isoformat()}:{key}", partition_key=key, tags={"routines/business_day": day.isoformat()})
+        dg.RunRequest(
+            run_key=f"{day.isoformat()}:{key}",
+            partition_key=key,
+            tags={"routines/business_day": day.isoformat()},
+        )
         for key in open_months(day)
     ]

@@ -72,10 +72,25 @@ def _worker(
 
 
 def run_backfill(
-    instance, db_url, store_root, rpa_url, month_key, operators, rpa_options=None, start_method="fork"
+    instance,
+    db_url,
+    store_root,
+    rpa_url,
+    month_key,
+    operators,
+    rpa_options=None,
+    start_method="fork",
+    max_active_runs: int | None = None,
 ) -> BackfillResult:
+    """Run one partition per operator, each in its own process.
+
+    `max_active_runs=None`: every run starts at once (the harshest case for the pool: most runs block on it).
+    `max_active_runs=N`: a new run starts when one ends, at most N at a time - as the QueuedRunCoordinator
+    dequeues a backfill (with `op_granularity_run_buffer`, it launches up to limit + buffer runs of a full pool).
+    """
     context = multiprocessing.get_context(start_method)
-    ready, start, results = context.Queue(), context.Event(), context.Queue()
+    ready, results = context.Queue(), context.Queue()
+    starts = [context.Event() for _ in operators]
     workers = [
         context.Process(
             target=_worker,
@@ -93,7 +108,7 @@ def run_backfill(
             ),
             daemon=True,
         )
-        for operator in operators
+        for operator, start in zip(operators, starts, strict=True)
     ]
     for worker in workers:
         worker.start()
@@ -101,14 +116,21 @@ def run_backfill(
         for _ in workers:  # every run worker is up (Dagster imported) before the backfill starts
             ready.get(timeout=300)
         began = time.monotonic()
-        start.set()
+        first = len(starts) if max_active_runs is None else max_active_runs
+        for start in starts[:first]:
+            start.set()
+        waiting = list(starts[first:])
         outcomes: dict[str, bool] = {}
         ended = began
         for _ in workers:
             key, success, at = results.get(timeout=600)
             outcomes[key] = success
             ended = max(ended, at)
+            if waiting:
+                waiting.pop(0).set()
     finally:
+        for start in starts:
+            start.set()
         for worker in workers:
             worker.join(30)
             if worker.is_alive():

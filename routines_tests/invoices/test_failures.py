@@ -266,3 +266,19 @@ def test_rejection_recorded_by_the_application_does_not_move_on(month_created, t
         ).first()
         assert (last.actor, last.reason) == ("user:carla", "fatura rejeitada: fatura duplicada")
     assert TOKEN  # the fake's token is only ever sent in the Authorization header
+
+
+def test_an_approval_written_before_the_download_does_not_approve_the_new_file(month_created, tmp_path):
+    with session_scope(get_engine(month_created)) as session:
+        for process in session.scalars(select(InvoiceProcess).where(InvoiceProcess.operator.has(code="TIM"))):
+            process.approved_by, process.approved_at = "apressado", utcnow()
+    with fake_rpa(latency=0.05) as (rpa_url, _rpa), dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("invoice_operators", ["TIM"])
+        resources = make_resources(month_created, tmp_path / "files", rpa_url)
+        assert download(instance, resources, "TIM").success
+        tick = invoice_approval_sensor(
+            dg.build_sensor_context(instance=instance, cursor=None, resources=resources)
+        )
+    assert tick.run_requests == []
+    rows = statuses(month_created, "TIM").values()
+    assert {(p.status, p.approved_at) for p in rows} == {("AGUARDANDO_APROVACAO", None)}

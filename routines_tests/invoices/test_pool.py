@@ -50,3 +50,10 @@ def test_without_the_pool_the_same_backfill_exceeds_the_limit(sqlite_db_url, tmp
         result = run_backfill(instance, sqlite_db_url, tmp_path / "files", rpa_url, "2025-06-01", codes)
         assert all(result.outcomes.values()), result.outcomes
         assert rpa.max_in_flight > 2
+
+
+def test_download_op_is_in_the_rpa_pool_and_upload_op_in_the_sat_pool():
+    from routines.invoices.assets import downloaded_invoices, sat_uploads
+
+    assert downloaded_invoices.op.pool == "rpa"
+    assert sat_uploads.op.pool == "sat"

@@ -97,3 +97,27 @@ def test_operator_partitions_follow_the_database(seeded_url):
             "AddDynamicPartitionsRequest": ["NEXTEL"],
             "DeleteDynamicPartitionsRequest": ["TIM"],
         }
+
+
+def test_downloads_sensor_adds_missing_operator_partitions_and_skips_old_months(seeded_url):
+    from datetime import date
+
+    from routines.invoices import service
+    from routines.invoices.sensors import invoice_downloads_sensor
+
+    with session_scope(get_engine(seeded_url)) as session:
+        service.create_month_processes(session, date(2024, 12, 1), "run:old")  # before the first partition
+        service.create_month_processes(session, date(2025, 7, 1), "run:new")
+    resources = {"database": DatabaseResource(url=seeded_url)}
+    with dg.instance_for_test() as instance:
+        result = invoice_downloads_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert sorted(str(r.partition_key) for r in result.run_requests) == [
+        "2025-07-01|CLARO",
+        "2025-07-01|TIM",
+        "2025-07-01|VIVO",
+    ]
+    assert [sorted(r.partition_keys) for r in result.dynamic_partitions_requests] == [
+        ["CLARO", "TIM", "VIVO"]
+    ]
+    with session_scope(get_engine(seeded_url)) as session:
+        assert result.cursor == str(service.last_transition_id(session))

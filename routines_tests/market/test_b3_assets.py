@@ -14,7 +14,14 @@ from routines.calendar import get_calendar
 from routines.calendar.resource import BusinessCalendarResource
 from routines.files import FileStore
 from routines.http import RetryableHttpError
-from routines.market.b3_assets import CHECK_PRICES, CHECK_ROW_COUNT, CHECK_TRAILER, CHECK_UNIQUE, b3_cotahist_file, b3_quotes
+from routines.market.b3_assets import (
+    CHECK_PRICES,
+    CHECK_ROW_COUNT,
+    CHECK_TRAILER,
+    CHECK_UNIQUE,
+    b3_cotahist_file,
+    b3_quotes,
+)
 from routines.market.b3_files import PlannedFile, download_and_store, plan_downloads
 from routines.market.b3_load import count_rows
 from routines.market.models import B3Quote
@@ -62,7 +69,9 @@ def test_daily_partition_downloads_checks_stores_and_loads(db_url, tmp_path):
     assert quotes_meta["dagster/row_count"].value == 7518
     assert "VALE3" in quotes_meta["preview"].value
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert {name: checks[name].passed for name in (CHECK_TRAILER, CHECK_UNIQUE, CHECK_PRICES, CHECK_ROW_COUNT)} == {
+    assert {
+        name: checks[name].passed for name in (CHECK_TRAILER, CHECK_UNIQUE, CHECK_PRICES, CHECK_ROW_COUNT)
+    } == {
         CHECK_TRAILER: True,
         CHECK_UNIQUE: True,
         CHECK_PRICES: True,
@@ -73,7 +82,11 @@ def test_daily_partition_downloads_checks_stores_and_loads(db_url, tmp_path):
     engine = get_engine(db_url)
     with session_scope(engine) as session:
         petr4 = session.execute(select(B3Quote).where(B3Quote.ticker == "PETR4")).scalar_one()
-        assert (petr4.open, petr4.close, petr4.volume) == (Decimal("29.69"), Decimal("29.10"), Decimal("2498432530.00"))
+        assert (petr4.open, petr4.close, petr4.volume) == (
+            Decimal("29.69"),
+            Decimal("29.10"),
+            Decimal("2498432530.00"),
+        )
     # Again: same table (idempotent).
     with serve(FileServer, files={DAILY: zip_entry(body)}, requests=[]) as (base_url, _):
         assert _materialize(db_url, tmp_path / "store", base_url, partition_key="2021-06-25").success
@@ -94,7 +107,10 @@ def _bad_cases() -> dict[str, tuple[tuple[int, bytes, str], str]]:
         "html": ((200, b"<!DOCTYPE html><html><body>Erro</body></html>", "text/html"), "HTML page"),
         "truncated": (zip_entry(body[: len(body) // 3]), "corrupt or truncated ZIP"),
         "short record": (zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": short})), "line 11: record has 242"),
-        "letters": (zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": bytes(letters)})), "line 42, field PREABE"),
+        "letters": (
+            zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": bytes(letters)})),
+            "line 42, field PREABE",
+        ),
         "trailer": (zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": wrong_count})), "line 7520, field TOTREG"),
         "header date": (zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": other_day})), "line 1, field DATGER"),
     }
@@ -145,7 +161,11 @@ def test_plan_uses_monthly_and_yearly_files_for_whole_past_periods():
         ("daily", "COTAHIST_D01072021.ZIP", 1),
     ]
     partial = plan_downloads(june[:3], calendar, today=date(2021, 7, 2))
-    assert [p.name for p in partial] == ["COTAHIST_D01062021.ZIP", "COTAHIST_D02062021.ZIP", "COTAHIST_D04062021.ZIP"]
+    assert [p.name for p in partial] == [
+        "COTAHIST_D01062021.ZIP",
+        "COTAHIST_D02062021.ZIP",
+        "COTAHIST_D04062021.ZIP",
+    ]
     current = plan_downloads(june, calendar, today=date(2021, 6, 30))  # the month is not over: daily files
     assert {p.kind for p in current} == {"daily"}
 
@@ -171,3 +191,28 @@ def test_backfill_of_a_whole_month_downloads_the_monthly_file_once(sqlite_db_url
     materialized = {m.partition for m in result.asset_materializations_for_node("b3_quotes")}
     assert materialized == {day.isoformat() for day in june}
     assert (tmp_path / "store/market/b3/2021/06/COTAHIST_M062021.ZIP").exists()
+
+
+def test_checks_flag_duplicate_keys_prices_out_of_range_and_a_row_drop(sqlite_db_url, tmp_path):
+    before, day = date(2021, 6, 24), REAL_DAY
+    sample = sample_quotes(day)
+    bad_prices = sample[0][:56] + "0000000001000" + "0000000000900" + sample[0][82:]  # open 10.00 > high 9.00
+    files = {
+        "COTAHIST_D24062021.ZIP": zip_entry(
+            zip_bytes({"COTAHIST_D24062021.TXT": build_txt(before, sample_quotes(before) * 2 + sample_quotes(before)[:1])})
+        ),
+        "COTAHIST_D25062021.ZIP": zip_entry(
+            zip_bytes({"COTAHIST_D25062021.TXT": build_txt(day, [bad_prices, sample[1], sample[1]])})
+        ),
+    }
+    with serve(FileServer, files=files, requests=[]) as (base_url, _):
+        first = _materialize(sqlite_db_url, tmp_path / "store", base_url, partition_key="2021-06-24")
+        result = _materialize(sqlite_db_url, tmp_path / "store", base_url, partition_key="2021-06-25")
+    assert first.success and result.success  # checks report; they do not block the load
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks[CHECK_TRAILER].passed
+    assert not checks[CHECK_UNIQUE].passed and checks[CHECK_UNIQUE].metadata["duplicate_keys"].value == 1
+    assert not checks[CHECK_PRICES].passed and checks[CHECK_PRICES].metadata["rows_out_of_order"].value == 1
+    row_count = checks[CHECK_ROW_COUNT]
+    assert not row_count.passed and row_count.severity == dg.AssetCheckSeverity.WARN
+    assert (row_count.metadata["rows"].value, row_count.metadata["previous_rows"].value) == (3, 11)

@@ -46,9 +46,18 @@ def test_real_file_loads_with_exact_values_and_is_idempotent(engine):
         Decimal(v) for v in ("29.69", "29.79", "28.95", "29.10", "29.41")
     )
     assert (petr4.trades, petr4.quantity, petr4.volume) == (78340, 84950900, Decimal("2498432530.00"))
-    assert (petr4.bdi_code, petr4.market_type, petr4.isin, petr4.expiry_date) == ("02", "010", "BRPETRACNPR6", None)
+    assert (petr4.bdi_code, petr4.market_type, petr4.isin, petr4.expiry_date) == (
+        "02",
+        "010",
+        "BRPETRACNPR6",
+        None,
+    )
     assert bova.volume == Decimal("696219547.22") and bova.bdi_code == "14"
-    assert (option.close, option.strike, option.expiry_date) == (Decimal("0.01"), Decimal("38.21"), date(2021, 7, 16))
+    assert (option.close, option.strike, option.expiry_date) == (
+        Decimal("0.01"),
+        Decimal("38.21"),
+        date(2021, 7, 16),
+    )
     assert option.term_days == 0
 
     again = load_cotahist(real_txt(), engine, expected_date=REAL_DAY)

@@ -39,7 +39,9 @@ def _tick(instance, base_url, moment, cursor=None):
         sensors=[sensor],
         resources={**resources, "database": DatabaseResource(), "file_store": FileStoreResource()},
     )
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources, definitions=definitions)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources=resources, definitions=definitions
+    )
     return sensor.evaluate_tick(context)
 
 
@@ -56,7 +58,10 @@ def test_requests_the_partition_once_the_file_is_published(instance):
         assert server.requests == []  # nothing asked before the start time
 
         waiting = _tick(instance, base_url, datetime(2021, 6, 25, 19, 0, tzinfo=SP), cursor)
-        assert waiting.run_requests == [] and "COTAHIST_D25062021.ZIP ainda não publicado" in waiting.skip_message
+        assert (
+            waiting.run_requests == []
+            and "COTAHIST_D25062021.ZIP ainda não publicado" in waiting.skip_message
+        )
         assert server.requests == [("HEAD", "/COTAHIST_D25062021.ZIP")]
 
         body = real_zip()
@@ -81,7 +86,9 @@ def test_requests_the_partition_once_the_file_is_published(instance):
 
 def test_reports_the_day_late_past_the_deadline(instance):
     with serve(FileServer, files={}, requests=[]) as (base_url, _):
-        result = _tick(instance, base_url, datetime(2021, 6, 25, 23, 5, tzinfo=SP), _cursor_with("2021-06-24"))
+        result = _tick(
+            instance, base_url, datetime(2021, 6, 25, 23, 5, tzinfo=SP), _cursor_with("2021-06-24")
+        )
     assert result.run_requests == []
     assert "ATRASADO: COTAHIST_D25062021.ZIP (pregão de 25/06/2021)" in result.skip_message
 
@@ -113,17 +120,17 @@ def test_fallback_schedule_loads_the_previous_session_on_business_days():
     )
     repository = definitions.get_repository_def()
     with dg.instance_for_test() as instance:
-        monday = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=datetime(2021, 6, 28, 8, 0, tzinfo=SP),
             repository_def=repository,
-        )
-        (request,) = b3_fallback_schedule.evaluate_tick(monday).run_requests
+        ) as monday:
+            (request,) = b3_fallback_schedule.evaluate_tick(monday).run_requests
         assert request.partition_key == "2021-06-25"
-        holiday = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=datetime(2021, 6, 3, 8, 0, tzinfo=SP),
             repository_def=repository,
-        )
-        data = b3_fallback_schedule.evaluate_tick(holiday)
+        ) as holiday:
+            data = b3_fallback_schedule.evaluate_tick(holiday)
         assert data.run_requests == [] and "Corpus Christi" in data.skip_message

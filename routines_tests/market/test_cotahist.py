@@ -25,10 +25,58 @@ DAY = date(2024, 3, 5)
 
 KNOWN = {
     # ticker: (bdi, market, open, high, low, close, average, trades, quantity, volume, isin)
-    "PETR4": ("02", "010", "29.69", "29.79", "28.95", "29.10", "29.41", 78340, 84950900, "2498432530.00", "BRPETRACNPR6"),
-    "VALE3": ("02", "010", "111.60", "113.97", "111.40", "112.40", "112.99", 67026, 26139200, "2953567362.00", "BRVALEACNOR0"),
-    "BOVA11": ("14", "010", "124.93", "124.93", "121.76", "122.50", "123.08", 71900, 5656441, "696219547.22", "BRBOVACTF003"),
-    "PETR4F": ("96", "020", "29.63", "29.78", "28.96", "29.11", "29.44", 5509, 89821, "2644934.49", "BRPETRACNPR6"),
+    "PETR4": (
+        "02",
+        "010",
+        "29.69",
+        "29.79",
+        "28.95",
+        "29.10",
+        "29.41",
+        78340,
+        84950900,
+        "2498432530.00",
+        "BRPETRACNPR6",
+    ),
+    "VALE3": (
+        "02",
+        "010",
+        "111.60",
+        "113.97",
+        "111.40",
+        "112.40",
+        "112.99",
+        67026,
+        26139200,
+        "2953567362.00",
+        "BRVALEACNOR0",
+    ),
+    "BOVA11": (
+        "14",
+        "010",
+        "124.93",
+        "124.93",
+        "121.76",
+        "122.50",
+        "123.08",
+        71900,
+        5656441,
+        "696219547.22",
+        "BRBOVACTF003",
+    ),
+    "PETR4F": (
+        "96",
+        "020",
+        "29.63",
+        "29.78",
+        "28.96",
+        "29.11",
+        "29.44",
+        5509,
+        89821,
+        "2644934.49",
+        "BRPETRACNPR6",
+    ),
 }
 
 
@@ -113,7 +161,10 @@ def test_forward_records_differ_only_by_term():
     assert len(shared) == 133
     assert all(key[1] == "030" for key in shared)
     assert all(len(groups[key]) == counts[key] for key in shared)  # PRAZOT tells them apart
-    natural = [tuple(r[c] for c in ("trade_date", "ticker", "market_type", "term_days", "expiry_date", "strike")) for r in rows]
+    natural = [
+        tuple(r[c] for c in ("trade_date", "ticker", "market_type", "term_days", "expiry_date", "strike"))
+        for r in rows
+    ]
     assert len(set(natural)) == len(natural)
 
 

@@ -15,7 +15,12 @@ from routines.calendar.resource import BusinessCalendarResource
 from routines.database.engine import get_engine, session_scope
 from routines.errors import InputFileError
 from routines.market.cvm import parse_report, upsert_report
-from routines.market.cvm_assets import cvm_fund_quotas, cvm_fund_quotas_job, cvm_open_months_schedule, open_months
+from routines.market.cvm_assets import (
+    cvm_fund_quotas,
+    cvm_fund_quotas_job,
+    cvm_open_months_schedule,
+    open_months,
+)
 from routines.market.models import CvmFundQuota
 from routines.market.resources import CvmFundsSite
 from routines.resources import DatabaseResource, FileStoreResource
@@ -42,7 +47,9 @@ def res175_jan_2025() -> bytes:
 
 
 def test_both_layouts_parse_with_exact_decimals():
-    old = parse_report(zip_bytes({"inf_diario_fi_202301.csv": pre175_jan_2023()}), "inf_diario_fi_202301.zip", (2023, 1))
+    old = parse_report(
+        zip_bytes({"inf_diario_fi_202301.csv": pre175_jan_2023()}), "inf_diario_fi_202301.zip", (2023, 1)
+    )
     assert old.layout == "pre175" and len(old.rows) == 10
     first = old.rows[0]
     assert first == {
@@ -99,18 +106,15 @@ def test_monthly_asset_downloads_and_upserts_both_layouts(db_url, tmp_path):
             "file_store": FileStoreResource(root=str(tmp_path / "store")),
         }
         for key in ("2023-01-01", "2025-01-01", "2025-01-01"):
-            assert dg.materialize([cvm_fund_quotas], resources=resources, partition_key=key).success
-        bad = dg.materialize(
-            [cvm_fund_quotas], resources=resources, partition_key="2024-01-01", raise_on_error=False
-        )
-    assert not bad.success  # 404 (retryable) — here the in-process retries are not awaited: one attempt is enough
+            result = dg.materialize([cvm_fund_quotas], resources=resources, partition_key=key)
+            assert result.success
+    metadata = result.asset_materializations_for_node("cvm_fund_quotas")[0].metadata
+    assert metadata["layout"].value == "res175" and metadata["dagster/row_count"].value == 3
+    assert metadata["source_url"].value == f"{base_url}/inf_diario_fi_202501.zip"
     with session_scope(get_engine(db_url)) as session:
-        counts = dict(
-            session.execute(
-                select(func.strftime("%Y", CvmFundQuota.report_date) if "sqlite" in db_url else func.extract("year", CvmFundQuota.report_date), func.count()).group_by(1)
-            ).all()
-        )
-    assert sorted(counts.values()) == [3, 10]  # 2025 loaded twice: upserted, not doubled
+        dates = session.scalars(select(CvmFundQuota.report_date)).all()
+    assert len(dates) == 13  # 10 of Jan 2023 + 3 of Jan 2025 (loaded twice: upserted, not doubled)
+    assert {(d.year, d.month) for d in dates} == {(2023, 1), (2025, 1)}
     assert ("GET", "/inf_diario_fi_202301.zip") in server.requests
 
 
@@ -129,22 +133,22 @@ def test_schedule_refreshes_both_open_months_on_anbima_business_days():
     )
     repository = definitions.get_repository_def()
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=datetime(2025, 1, 15, 9, 30, tzinfo=SP),
             repository_def=repository,
             resources={"anbima_calendar": BusinessCalendarResource(name="ANBIMA")},
-        )
-        requests = cvm_open_months_schedule.evaluate_tick(context).run_requests
+        ) as context:
+            requests = cvm_open_months_schedule.evaluate_tick(context).run_requests
         assert [(r.partition_key, r.run_key) for r in requests] == [
             ("2024-12-01", "2025-01-15:2024-12-01"),
             ("2025-01-01", "2025-01-15:2025-01-01"),
         ]
-        holiday = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=datetime(2025, 3, 4, 9, 30, tzinfo=SP),
             repository_def=repository,
             resources={"anbima_calendar": BusinessCalendarResource(name="ANBIMA")},
-        )
-        data = cvm_open_months_schedule.evaluate_tick(holiday)
+        ) as holiday:
+            data = cvm_open_months_schedule.evaluate_tick(holiday)
         assert data.run_requests == [] and "Carnaval" in data.skip_message

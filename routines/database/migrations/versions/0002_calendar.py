@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(200), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_business_calendar_days")),
-        sa.UniqueConstraint("calendar_id", "day", name=op.f("uq_business_calendar_days_calendar_id")),
+        sa.UniqueConstraint("calendar_id", "day", name=op.f("uq_business_calendar_days_calendar_id_day")),
         sa.CheckConstraint("status in ('closed', 'open')", name=op.f("ck_business_calendar_days_status")),
         sa.ForeignKeyConstraint(
             ["calendar_id"],

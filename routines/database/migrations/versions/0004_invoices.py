@@ -139,7 +139,18 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "invoice_rpa_leases",
+        sa.Column("slot", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("holder", sa.String(200), nullable=False),
+        sa.Column("acquired_at", UtcDateTime(), nullable=False),
+        sa.Column("expires_at", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("slot", name=op.f("pk_invoice_rpa_leases")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("invoice_rpa_leases")
     op.drop_table("invoice_process_transitions")
     op.drop_table("invoice_processes")
     op.drop_table("invoice_client_operators")

@@ -1,0 +1,194 @@
+"""Consolidated trade prices: the watched-folder sensor and the asset that loads a dropped file (thin glue).
+
+The sensor lists the folder (ROUTINES_TRADE_PRICES_DIR), takes the files whose name matches the pattern
+(ROUTINES_TRADE_PRICES_PATTERN, group `date` = YYYYMMDD) and requests one run of that date's partition per file
+content (run key = name + sha256: the same file is loaded once, a corrected file with the same name again).
+A file dated on a non-business day (ANBIMA) is moved to rejected/ at once with the holiday's name. The asset
+validates the whole file before touching the table, replaces the date's rows in one transaction and moves the
+file to processed/; a bad file loads nothing and goes to rejected/ with `<name>.error.txt` naming line and field.
+"""
+
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from routines.calendar.partitions import TIMEZONE, business_day_partitions
+from routines.calendar.resource import BusinessCalendarResource
+from routines.errors import InputFileError
+from routines.resources import DatabaseResource
+
+TRADE_PRICES_START = "2023-01-02"
+TRADE_PRICES_PARTITIONS = business_day_partitions("ANBIMA", TRADE_PRICES_START, include_current_day=True)
+TAG_FILE = "routines/trade_prices_file"
+TAG_SHA256 = "routines/trade_prices_sha256"
+
+
+def _find_file(folder: Path, day: date) -> Path:
+    from routines.market import settings
+    from routines.market.trade_prices import date_from_name
+
+    pattern = settings.trade_prices_pattern()
+    matches = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        try:
+            if path.is_file() and date_from_name(path.name, pattern) == day:
+                matches.append(path)
+        except InputFileError:
+            continue
+    if len(matches) != 1:
+        found = ", ".join(p.name for p in matches) or "none"
+        raise dg.Failure(
+            description=f"expected one file for {day.isoformat()} in {folder}, found {found}",
+            allow_retries=False,
+        )
+    return matches[0]
+
+
+@dg.asset(
+    group_name="market",
+    partitions_def=TRADE_PRICES_PARTITIONS,
+    kinds={"sql"},
+    description=(
+        "Preços de trade consolidados: arquivo deixado na pasta monitorada (CSV ';' com decimais pt-BR), "
+        "conferido por inteiro e carregado numa transação (substitui os preços do dia)."
+    ),
+)
+def consolidated_trade_prices(
+    context: dg.AssetExecutionContext, database: DatabaseResource
+) -> dg.MaterializeResult:
+    from routines.market import settings
+    from routines.market.trade_prices import (
+        load_trade_prices,
+        move_processed,
+        move_rejected,
+        parse_trade_prices,
+        sha256_bytes,
+    )
+
+    day = date.fromisoformat(context.partition_key)
+    folder = settings.trade_prices_dir()
+    tags = context.run.tags if context.run else {}
+    path = folder / tags[TAG_FILE] if tags.get(TAG_FILE) else _find_file(folder, day)
+    if not path.is_file():
+        raise dg.Failure(description=f"{path} is gone (already processed?)", allow_retries=False)
+    data = path.read_bytes()
+    sha256 = sha256_bytes(data)
+    if tags.get(TAG_SHA256) and tags[TAG_SHA256] != sha256:
+        raise dg.Failure(
+            description=f"{path.name} changed after the run was requested (sha256 {sha256}); the sensor will "
+            "request a run for the new content",
+            allow_retries=False,
+        )
+    try:
+        prices = parse_trade_prices(data, path.name, day)
+    except InputFileError as exc:
+        target = move_rejected(path, str(exc))
+        context.log.error(f"{exc} -> moved to {target}")
+        raise dg.Failure(
+            description=str(exc),
+            metadata={"rejected_to": str(target), "line": exc.line or "", "field": exc.field or ""},
+            allow_retries=False,
+        ) from exc
+    rows = load_trade_prices(prices, database.get_engine(), day, path.name, sha256)
+    target = move_processed(path)
+    context.log.info(f"{path.name}: {rows} prices loaded for {day.isoformat()} -> {target}")
+    return dg.MaterializeResult(
+        metadata={
+            "file": path.name,
+            "sha256": sha256,
+            "size_bytes": len(data),
+            "processed_to": str(target),
+            "dagster/row_count": rows,
+            "preview": dg.MetadataValue.md(
+                "| código | tipo | preço | moeda |\n|---|---|---|---|\n"
+                + "\n".join(
+                    f"| {p.instrument} | {p.instrument_type} | {p.price} | {p.currency} |"
+                    for p in prices[:10]
+                )
+            ),
+        }
+    )
+
+
+consolidated_trade_prices_job = dg.define_asset_job(
+    "consolidated_trade_prices_job",
+    selection=[consolidated_trade_prices],
+    partitions_def=TRADE_PRICES_PARTITIONS,
+)
+
+
+def build_trade_prices_sensor(
+    name: str = "consolidated_trade_prices_sensor",
+    min_age_seconds: float = 10.0,
+    now: Callable[[], datetime] | None = None,
+    minimum_interval_seconds: int = 60,
+) -> dg.SensorDefinition:
+    """The watched-folder sensor. Files younger than `min_age_seconds` wait for the next tick (still being
+    copied); `now` is injectable for tests."""
+
+    @dg.sensor(
+        name=name,
+        job=consolidated_trade_prices_job,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Pasta monitorada de preços de trade consolidados: uma carga por arquivo (nome + sha256)",
+    )
+    def trade_prices_sensor(context: dg.SensorEvaluationContext, anbima_calendar: BusinessCalendarResource):
+        from routines.market import settings
+        from routines.market.trade_prices import date_from_name, move_rejected, sha256_bytes
+
+        moment = (now() if now else datetime.now(ZoneInfo(TIMEZONE))).astimezone(ZoneInfo(TIMEZONE))
+        folder = settings.trade_prices_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        pattern = settings.trade_prices_pattern()
+        calendar = anbima_calendar.calendar
+        requests, notes = [], []
+        for path in sorted(folder.iterdir()):
+            if not path.is_file() or path.name.startswith(".") or path.name.endswith(".error.txt"):
+                continue
+            if time.time() - path.stat().st_mtime < min_age_seconds:
+                notes.append(f"{path.name}: aguardando o fim da cópia")
+                continue
+            try:
+                day = date_from_name(path.name, pattern)
+            except InputFileError as exc:
+                target = move_rejected(path, str(exc))
+                context.log.warning(f"{exc} -> {target}")
+                notes.append(f"{path.name}: rejeitado ({exc.reason})")
+                continue
+            if day is None:
+                notes.append(f"{path.name}: nome fora do padrão {pattern.pattern!r}, ignorado")
+                continue
+            reason = calendar.closed_reason(day)
+            if day.isoformat() < TRADE_PRICES_START:
+                reason = f"anterior ao início das partições ({TRADE_PRICES_START})"
+            elif day > moment.date():
+                reason = "data futura"
+            elif reason:
+                reason = f"{day:%d/%m/%Y} não é dia útil no calendário ANBIMA: {reason}"
+            if reason:
+                message = f"{path.name}: {reason}"
+                target = move_rejected(path, message)
+                context.log.warning(f"{message} -> {target}")
+                notes.append(f"{path.name}: rejeitado ({reason})")
+                continue
+            sha256 = sha256_bytes(path.read_bytes())
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{path.name}:{sha256}",
+                    partition_key=day.isoformat(),
+                    tags={TAG_FILE: path.name, TAG_SHA256: sha256},
+                )
+            )
+        if requests:
+            return dg.SensorResult(run_requests=requests)
+        return dg.SkipReason("; ".join(notes) or f"nenhum arquivo novo em {folder}")
+
+    return trade_prices_sensor
+
+
+consolidated_trade_prices_sensor = build_trade_prices_sensor()
