@@ -1,4 +1,4 @@
-"""`routines invoices ...` subcommands: list, show, approve, reject, retry."""
+"""`routines invoices ...` subcommands: list, show, approve, reject, retry, attach."""
 
 from __future__ import annotations
 
@@ -49,6 +49,21 @@ def _retry(args: argparse.Namespace) -> int:
     with session_scope(get_engine(args.url)) as session:
         process = service.retry(session, args.id, _user(args))
         print(f"process {process.id}: {process.status}")
+    return 0
+
+
+def _attach(args: argparse.Namespace) -> int:
+    from routines import settings
+    from routines.database.engine import get_engine, session_scope
+    from routines.files import FileStore
+    from routines.invoices import service
+
+    store = FileStore(args.file_store or settings.file_store_root())
+    with session_scope(get_engine(args.url)) as session:
+        process = service.attach_file(session, store, args.id, args.file, _user(args))
+        print(
+            f"process {process.id}: {process.status} (file {process.file_key}, sha256 {process.file_sha256})"
+        )
     return 0
 
 
@@ -134,7 +149,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this domain's subcommands to the `routines` parser."""
     invoices = subparsers.add_parser(
         "invoices", help="telecom invoices: approval and follow-up"
-    ).add_subparsers(dest="invoices_command", required=True, metavar="{list,show,approve,reject,retry}")
+    ).add_subparsers(
+        dest="invoices_command", required=True, metavar="{list,show,approve,reject,retry,attach}"
+    )
     listing = invoices.add_parser("list", help="list invoice processes")
     listing.add_argument("--month", help="billing month YYYY-MM")
     listing.add_argument("--status", help="only this status, e.g. AGUARDANDO_APROVACAO")
@@ -156,9 +173,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     retry.add_argument("id", type=_process_id)
     retry.set_defaults(handler=_retry)
-    for parser in (listing, show, approve, reject, retry):
+    attach = invoices.add_parser(
+        "attach", help="attach an invoice downloaded by hand (operators without RPA) -> AGUARDANDO_APROVACAO"
+    )
+    attach.add_argument("id", type=_process_id)
+    attach.add_argument("file", help="the invoice file")
+    attach.add_argument("--file-store", help="file store root (default: ROUTINES_FILE_STORE_ROOT)")
+    attach.set_defaults(handler=_attach)
+    for parser in (listing, show, approve, reject, retry, attach):
         parser.add_argument(
             "--url", help="database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)"
         )
-    for parser in (approve, reject, retry):
+    for parser in (approve, reject, retry, attach):
         parser.add_argument("--by", help="who decides (default: the login name)")

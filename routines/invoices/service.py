@@ -424,6 +424,46 @@ def retry(session: Session, process_id: int, by: str) -> InvoiceProcess:
     return process
 
 
+def attach_file(session: Session, store: FileStore, process_id: int, path: str, by: str) -> InvoiceProcess:
+    """An invoice downloaded by hand (operators without RPA, or an RPA that keeps failing): stored like the RPA's
+    files and the process moved to AGUARDANDO_APROVACAO, in one transaction."""
+    from pathlib import Path
+
+    source = Path(path)
+    if not source.is_file():
+        raise UserError(f"{path}: file not found")
+    content = source.read_bytes()
+    if not content:
+        raise UserError(f"{path}: the file is empty")
+    process = _get_process(session, process_id)
+    actor = user_actor(by)
+    if process.status == Status.FALHA_DOWNLOAD:
+        transition(session, process, Status.AGUARDANDO_DOWNLOAD, actor, "fatura anexada manualmente")
+    if process.status != Status.AGUARDANDO_DOWNLOAD:
+        raise UserError(
+            f"invoice process {process_id} is {process.status}: a file can only be attached while waiting for download"
+        )
+    key = dated_key("invoices", process.billing_month, _invoice_filename(process, source.name))
+    stored = store.write_bytes(key, content)
+    transition(
+        session,
+        process,
+        Status.AGUARDANDO_APROVACAO,
+        actor,
+        f"fatura anexada manualmente ({source.name})",
+        file_key=stored.key,
+        file_sha256=stored.sha256,
+        file_size=stored.size,
+        error=None,
+        approved_by=None,
+        approved_at=None,
+        rejected_by=None,
+        rejected_at=None,
+        rejection_reason=None,
+    )
+    return process
+
+
 def apply_recorded_decisions(session: Session) -> list[tuple[int, str]]:
     """Decisions the business application wrote in the approval columns of processes still AGUARDANDO_APROVACAO:
     apply them through the state machine (actor = who decided). Returns (process id, new status) pairs."""

@@ -60,60 +60,69 @@ def _plan(context: dg.AssetExecutionContext, b3_calendar: BusinessCalendarResour
     return plan_downloads(_days(context), b3_calendar.calendar, _today())
 
 
-@dg.asset(
-    group_name=GROUP,
-    partitions_def=B3_PARTITIONS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=EXTERNAL_RETRY_POLICY,
-    kinds={"file"},
-    description=(
-        "Arquivo COTAHIST da B3 (cotações históricas) do pregão: baixado, conferido (ZIP com um TXT, header com "
-        "a data do pregão, registros de 245 caracteres, trailer com o total de registros) e guardado no "
-        "file store. Backfill de meses/anos inteiros baixa o arquivo mensal/anual uma vez."
-    ),
-)
-def b3_cotahist_file(
-    context: dg.AssetExecutionContext,
-    b3_cotahist_site: B3CotahistSite,
-    b3_calendar: BusinessCalendarResource,
-    file_store: FileStoreResource,
-) -> dg.MaterializeResult:
-    from routines.market.b3_files import download_and_store
+def build_b3_cotahist_file(retry_policy: dg.RetryPolicy = EXTERNAL_RETRY_POLICY) -> dg.AssetsDefinition:
+    """The file asset; the retry policy is a parameter so tests can retry without waiting."""
 
-    store = file_store.get_store()
-    client = b3_cotahist_site.client()
-    files = []
-    try:
-        for planned in _plan(context, b3_calendar):
-            context.log.info(f"downloading {planned.name} for {len(planned.days)} session(s)")
-            with http_failures(), bad_input_fails():
-                stored, summary, url = download_and_store(client, planned, store)
-            context.log.info(f"{planned.name}: {summary.quotes} quote records, sha256 {stored.sha256}")
-            files.append((planned, stored, summary, url))
-    finally:
-        client.close()
-    metadata: dict[str, object] = {
-        "files": len(files),
-        "quote_records": sum(summary.quotes for _, _, summary, _ in files),
-    }
-    if len(files) == 1:
-        planned, stored, summary, url = files[0]
-        metadata.update(stored.metadata())
-        metadata.update(
-            {
-                "key": stored.key,
-                "source_url": dg.MetadataValue.url(url),
-                "trailer_count": summary.trailer_count,
-            }
-        )
-    else:
-        metadata["file_list"] = dg.MetadataValue.md(
-            "| file | sessions | size | sha256 | url |\n|---|---|---|---|---|\n"
-            + "\n".join(
-                f"| {p.name} | {len(p.days)} | {s.size} | {s.sha256[:16]}… | {u} |" for p, s, _, u in files
+    @dg.asset(
+        group_name=GROUP,
+        partitions_def=B3_PARTITIONS,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=retry_policy,
+        kinds={"file"},
+        description=(
+            "Arquivo COTAHIST da B3 (cotações históricas) do pregão: baixado, conferido (ZIP com um TXT, header com "
+            "a data do pregão, registros de 245 caracteres, trailer com o total de registros) e guardado no "
+            "file store. Backfill de meses/anos inteiros baixa o arquivo mensal/anual uma vez."
+        ),
+    )
+    def b3_cotahist_file(
+        context: dg.AssetExecutionContext,
+        b3_cotahist_site: B3CotahistSite,
+        b3_calendar: BusinessCalendarResource,
+        file_store: FileStoreResource,
+    ) -> dg.MaterializeResult:
+        from routines.market.b3_files import download_and_store
+
+        store = file_store.get_store()
+        client = b3_cotahist_site.client()
+        files = []
+        try:
+            for planned in _plan(context, b3_calendar):
+                context.log.info(f"downloading {planned.name} for {len(planned.days)} session(s)")
+                with http_failures(), bad_input_fails():
+                    stored, summary, url = download_and_store(client, planned, store)
+                context.log.info(f"{planned.name}: {summary.quotes} quote records, sha256 {stored.sha256}")
+                files.append((planned, stored, summary, url))
+        finally:
+            client.close()
+        metadata: dict[str, object] = {
+            "files": len(files),
+            "quote_records": sum(summary.quotes for _, _, summary, _ in files),
+        }
+        if len(files) == 1:
+            planned, stored, summary, url = files[0]
+            metadata.update(stored.metadata())
+            metadata.update(
+                {
+                    "key": stored.key,
+                    "source_url": dg.MetadataValue.url(url),
+                    "trailer_count": summary.trailer_count,
+                }
             )
-        )
-    return dg.MaterializeResult(metadata=metadata)
+        else:
+            metadata["file_list"] = dg.MetadataValue.md(
+                "| file | sessions | size | sha256 | url |\n|---|---|---|---|---|\n"
+                + "\n".join(
+                    f"| {p.name} | {len(p.days)} | {s.size} | {s.sha256[:16]}… | {u} |"
+                    for p, s, _, u in files
+                )
+            )
+        return dg.MaterializeResult(metadata=metadata)
+
+    return b3_cotahist_file
+
+
+b3_cotahist_file = build_b3_cotahist_file()
 
 
 def _preview_md(rows: list[dict[str, object]]) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from routines.errors import UserError
-
 
 def _date(value: str) -> date:
     try:
@@ -80,6 +78,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     load.add_argument("--url", help="database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)")
     parse.set_defaults(handler=_parse_cotahist)
     load.set_defaults(handler=_load_cotahist)
-
-
-__all__ = ["UserError", "register"]

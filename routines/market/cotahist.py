@@ -239,24 +239,6 @@ def _drop_leading_zeros(block: np.ndarray) -> None:
         block[row] *= ~zero
 
 
-# Text layout: for each field, its slot in the output (width) and how it is filled.
-def _text_layout() -> tuple[list[tuple[Field, int, int]], int]:
-    slots = []
-    position = 0
-    for f in QUOTE_FIELDS:
-        width = f.end - f.start
-        if f.kind == "dec":
-            width += 1
-        elif f.kind in ("date", "date_or_null"):
-            width = 10
-        slots.append((f, position, width))
-        position += width + 1  # separator or newline
-    return slots, position
-
-
-_TEXT_SLOTS, _TEXT_WIDTH = _text_layout()
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Chunks of quote records
 
@@ -344,18 +326,41 @@ class QuoteChunk:
         assert len(sep) == 1 and len(newline) == 1 and len(null) <= 3
         n = len(self)
         cols = self.cols
-        out = np.empty((_TEXT_WIDTH, n), dtype=np.uint8)
-        for f, pos, width in _TEXT_SLOTS:
+        # Slots are cut to what this chunk needs: leading digits that are 0 in every record and trailing columns
+        # that are blank in every record are never copied (less to fill, transpose and delete).
+        slots = []
+        position = 0
+        for f in QUOTE_FIELDS:
             src = cols[f.start : f.end]
+            if f.kind == "text":
+                blank = (src == _SPACE).all(axis=1)
+                used = src.shape[0] - int(np.argmin(blank[::-1])) if not blank.all() else 0
+                src = src[:used]
+                width = used
+            elif f.kind in ("int", "dec"):
+                digits = src.shape[0] - f.scale
+                zero = ~(src[: digits - 1] != _ZERO).any(axis=1)
+                skip = (int(np.argmin(zero)) if not zero.all() else digits - 1) if digits > 1 else 0
+                src = src[skip:]
+                width = src.shape[0] + (1 if f.kind == "dec" else 0)
+            elif f.kind in ("date", "date_or_null"):
+                width = 10
+            else:  # term
+                width = 3
+            slots.append((f, src, position, width))
+            position += width + 1  # separator or newline
+        out = np.empty((position, n), dtype=np.uint8)
+        for f, src, pos, width in slots:
             dst = out[pos : pos + width]
             if f.kind == "text":
                 dst[:] = src
-                _drop_trailing_spaces(dst)
+                if width:
+                    _drop_trailing_spaces(dst)
             elif f.kind == "int":
                 dst[:] = src
                 _drop_leading_zeros(dst)
             elif f.kind == "dec":
-                digits = f.end - f.start - f.scale
+                digits = src.shape[0] - f.scale
                 dst[:digits] = src[:digits]
                 dst[digits] = _DOT
                 dst[digits + 1 :] = src[digits:]
@@ -374,7 +379,7 @@ class QuoteChunk:
                 _drop_leading_zeros(dst)
                 self._write_null(dst, blank, null)
             out[pos + width] = sep[0]
-        out[_TEXT_WIDTH - 1] = newline[0]
+        out[position - 1] = newline[0]
         return out.T.tobytes().translate(None, b"\0")
 
     @staticmethod

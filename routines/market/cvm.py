@@ -163,27 +163,87 @@ def parse_report(
     return FundReport(name, layout, rows)
 
 
+STAGE_COLUMNS = (
+    "fund_cnpj",
+    "subclass_id",
+    "fund_type",
+    "report_date",
+    *VALUE_COLUMNS.values(),
+    "shareholders",
+)
+UPDATED_COLUMNS = ("fund_type", *VALUE_COLUMNS.values(), "shareholders", "source_file", "loaded_at")
+
+
+def _copy_value(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    if any(c in text for c in "\\\t\n\r"):
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
 def upsert_report(report: FundReport, engine: Engine, source_file: str) -> int:
-    """Insert or update every row by (fund_cnpj, subclass_id, report_date), in one transaction."""
-    from sqlalchemy.dialects import postgresql, sqlite
+    """Insert or update every row by (fund_cnpj, subclass_id, report_date), in one transaction.
 
+    PostgreSQL: COPY into a temporary table, then one INSERT ... ON CONFLICT DO UPDATE (a month of ~560,000 rows
+    in seconds). SQLite: executemany of INSERT ... ON CONFLICT DO UPDATE in one transaction."""
     from routines.database.base import utcnow
-    from routines.market.models import CvmFundQuota
 
-    table = CvmFundQuota.__table__
-    insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
     loaded_at = utcnow()
-    updated = ["fund_type", *VALUE_COLUMNS.values(), "shareholders", "source_file", "loaded_at"]
+    columns = ", ".join(STAGE_COLUMNS)
+    key = "fund_cnpj, subclass_id, report_date"
+    updates = ", ".join(f"{column} = excluded.{column}" for column in UPDATED_COLUMNS)
     with engine.begin() as connection:
-        for start in range(0, len(report.rows), BATCH):
-            batch = [
-                {**row, "source_file": source_file, "loaded_at": loaded_at}
-                for row in report.rows[start : start + BATCH]
-            ]
-            statement = insert(table)
-            statement = statement.on_conflict_do_update(
-                index_elements=["fund_cnpj", "subclass_id", "report_date"],
-                set_={column: getattr(statement.excluded, column) for column in updated},
-            )
-            connection.execute(statement, batch)
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            if engine.dialect.name == "postgresql":
+                cursor.execute(
+                    "CREATE TEMP TABLE cvm_fund_quotas_stage (fund_cnpj text, subclass_id text, fund_type text, "
+                    "report_date date, total_value numeric, quota_value numeric, net_assets numeric, "
+                    "inflows numeric, redemptions numeric, shareholders integer) ON COMMIT DROP"
+                )
+                text = "".join(
+                    "\t".join(_copy_value(row[column]) for column in STAGE_COLUMNS) + "\n"
+                    for row in report.rows
+                )
+                cursor.copy_expert(f"COPY cvm_fund_quotas_stage ({columns}) FROM STDIN", io.StringIO(text))
+                cursor.execute(
+                    f"INSERT INTO cvm_fund_quotas ({columns}, source_file, loaded_at) "
+                    f"SELECT {columns}, %s, %s FROM cvm_fund_quotas_stage "
+                    f"ON CONFLICT ({key}) DO UPDATE SET {updates}",
+                    (source_file, loaded_at),
+                )
+            else:
+                stamp = loaded_at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+                placeholders = ", ".join("?" for _ in range(len(STAGE_COLUMNS) + 2))
+                statement = (
+                    f"INSERT INTO cvm_fund_quotas ({columns}, source_file, loaded_at) VALUES ({placeholders}) "
+                    f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+                )
+                for start in range(0, len(report.rows), BATCH * 10):
+                    cursor.executemany(
+                        statement,
+                        [
+                            (
+                                *(
+                                    format(v, "f")
+                                    if isinstance(v, Decimal)
+                                    else v.isoformat()
+                                    if isinstance(v, date)
+                                    else v
+                                    for v in (row[column] for column in STAGE_COLUMNS)
+                                ),
+                                source_file,
+                                stamp,
+                            )
+                            for row in report.rows[start : start + BATCH * 10]
+                        ],
+                    )
+        finally:
+            cursor.close()
     return len(report.rows)

@@ -90,3 +90,23 @@ def test_non_numeric_id_is_refused(capsys):
         run_cli("invoices", "approve", "abc")
     assert info.value.code == 2
     assert "invalid process id 'abc'" in capsys.readouterr().err
+
+
+def test_attach_a_file_for_an_operator_without_rpa(month, tmp_path, file_store_root, capsys):
+    url, _ = month
+    with session_scope(get_engine(url)) as session:
+        oi = session.scalars(select(InvoiceProcess).where(InvoiceProcess.operator.has(code="OI"))).one()
+    invoice = tmp_path / "fatura-oi.pdf"
+    invoice.write_bytes(b"%PDF-1.4 fatura Oi")
+    assert run_cli("invoices", "attach", str(oi.id), str(tmp_path / "nao-existe.pdf"), "--url", url) == 2
+    assert "nao-existe.pdf: file not found" in capsys.readouterr().out
+    assert run_cli("invoices", "attach", str(oi.id), str(invoice), "--by", "rui", "--url", url) == 0
+    with session_scope(get_engine(url)) as session:
+        process = session.get(InvoiceProcess, oi.id)
+        assert process.status == "AGUARDANDO_APROVACAO"
+        assert (
+            process.file_key == f"invoices/2025/06/01/OI-cliente{process.client_id}-processo{process.id}.pdf"
+        )
+        assert (file_store_root / process.file_key).read_bytes() == invoice.read_bytes()
+    assert run_cli("invoices", "attach", str(oi.id), str(invoice), "--url", url) == 2
+    assert "a file can only be attached while waiting for download" in capsys.readouterr().out

@@ -40,7 +40,8 @@ def test_pool_limit_holds_under_a_backfill(sqlite_db_url, tmp_path):
 
 
 def test_without_the_pool_the_same_backfill_exceeds_the_limit(sqlite_db_url, tmp_path):
-    """Control: the pool is what bounds the concurrency (same runs, no pool limit -> more jobs in flight)."""
+    """Control: the limit is what bounds the concurrency (no pool limit set -> the default bound of 5 -> the 4
+    runs have their 4 jobs in flight at once)."""
     codes = seed_operators(sqlite_db_url, operators=4, clients=1, month="2025-06-01")
     with (
         fake_rpa(latency=1.0, log_lines=2) as (rpa_url, rpa),
@@ -49,7 +50,25 @@ def test_without_the_pool_the_same_backfill_exceeds_the_limit(sqlite_db_url, tmp
         instance.add_dynamic_partitions("invoice_operators", codes)
         result = run_backfill(instance, sqlite_db_url, tmp_path / "files", rpa_url, "2025-06-01", codes)
         assert all(result.outcomes.values()), result.outcomes
-        assert rpa.max_in_flight > 2
+        assert rpa.max_in_flight == 4
+
+
+def test_the_lease_limit_follows_the_pool(tmp_path):
+    from routines.invoices.assets import rpa_job_limit
+    from routines.invoices.resources import RpaResource
+
+    rpa = RpaResource(base_url="http://rpa", token="t")
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        assert rpa_job_limit(instance, rpa) == 5  # nothing configured
+        instance.event_log_storage.set_concurrency_slots("rpa", 3)
+        assert rpa_job_limit(instance, rpa) == 3
+        assert (
+            rpa_job_limit(instance, RpaResource(base_url="http://rpa", token="t", max_jobs_in_flight=2)) == 2
+        )
+    overrides = {"concurrency": {"pools": {"granularity": "op", "default_limit": 4}}}
+    (tmp_path / "other").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "other"), overrides=overrides) as instance:
+        assert rpa_job_limit(instance, rpa) == 4
 
 
 def test_download_op_is_in_the_rpa_pool_and_upload_op_in_the_sat_pool():

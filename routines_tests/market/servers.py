@@ -25,3 +25,21 @@ class FileServer(QuietHandler):
 
 def zip_entry(body: bytes) -> tuple[int, bytes, str]:
     return (200, body, "application/x-zip-compressed")
+
+
+class FlakyFileServer(FileServer):
+    """Answers `server.failures` (a list consumed in order: an HTTP status, or "slow" = sleep past the client's
+    timeout) before serving the files normally."""
+
+    def _serve(self) -> None:
+        import time
+
+        if self.server.failures:
+            failure = self.server.failures.pop(0)
+            self.server.requests.append((self.command, self.path))
+            if failure == "slow":
+                time.sleep(self.server.slow_seconds)
+                return
+            self.send_body(failure, b"<html><body>erro temporario</body></html>", "text/html")
+            return
+        super()._serve()

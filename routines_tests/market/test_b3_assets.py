@@ -170,27 +170,30 @@ def test_plan_uses_monthly_and_yearly_files_for_whole_past_periods():
     assert {p.kind for p in current} == {"daily"}
 
 
-def test_backfill_of_a_whole_month_downloads_the_monthly_file_once(sqlite_db_url, tmp_path):
+@pytest.mark.parametrize("period", ["month", "year"])
+def test_backfill_of_a_whole_past_period_downloads_its_file_once(period, sqlite_db_url, tmp_path):
     calendar = get_calendar("B3")
-    june = calendar.business_days_of_month(2021, 6)
-    quotes = [q for day in june for q in sample_quotes(day)]
-    monthly = zip_bytes({"COTAHIST_M062021.TXT": build_txt(date(2021, 6, 30), quotes)})
+    if period == "month":
+        sessions, name, key = calendar.business_days_of_month(2021, 6), "COTAHIST_M062021", "2021/06"
+    else:
+        sessions, name, key = calendar.business_days_of_year(2020), "COTAHIST_A2020", "2020"
+    quotes = [q for day in sessions for q in sample_quotes(day)]
+    archive = zip_bytes({f"{name}.TXT": build_txt(sessions[-1], quotes)})
     tags = {
-        "dagster/asset_partition_range_start": june[0].isoformat(),
-        "dagster/asset_partition_range_end": june[-1].isoformat(),
+        "dagster/asset_partition_range_start": sessions[0].isoformat(),
+        "dagster/asset_partition_range_end": sessions[-1].isoformat(),
     }
-    files = {"COTAHIST_M062021.ZIP": zip_entry(monthly)}
-    with serve(FileServer, files=files, requests=[]) as (base_url, server):
+    with serve(FileServer, files={f"{name}.ZIP": zip_entry(archive)}, requests=[]) as (base_url, server):
         result = _materialize(sqlite_db_url, tmp_path / "store", base_url, tags=tags)
     assert result.success, [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert server.requests == [("GET", "/COTAHIST_M062021.ZIP")]
+    assert server.requests == [("GET", f"/{name}.ZIP")]  # one run, one download
     from routines.database.engine import get_engine
 
     engine = get_engine(sqlite_db_url)
-    assert [count_rows(engine, day) for day in june] == [5] * len(june)
+    assert [count_rows(engine, day) for day in sessions] == [5] * len(sessions)
     materialized = {m.partition for m in result.asset_materializations_for_node("b3_quotes")}
-    assert materialized == {day.isoformat() for day in june}
-    assert (tmp_path / "store/market/b3/2021/06/COTAHIST_M062021.ZIP").exists()
+    assert materialized == {day.isoformat() for day in sessions}
+    assert (tmp_path / f"store/market/b3/{key}/{name}.ZIP").exists()
 
 
 def test_checks_flag_duplicate_keys_prices_out_of_range_and_a_row_drop(sqlite_db_url, tmp_path):
@@ -199,7 +202,13 @@ def test_checks_flag_duplicate_keys_prices_out_of_range_and_a_row_drop(sqlite_db
     bad_prices = sample[0][:56] + "0000000001000" + "0000000000900" + sample[0][82:]  # open 10.00 > high 9.00
     files = {
         "COTAHIST_D24062021.ZIP": zip_entry(
-            zip_bytes({"COTAHIST_D24062021.TXT": build_txt(before, sample_quotes(before) * 2 + sample_quotes(before)[:1])})
+            zip_bytes(
+                {
+                    "COTAHIST_D24062021.TXT": build_txt(
+                        before, sample_quotes(before) * 2 + sample_quotes(before)[:1]
+                    )
+                }
+            )
         ),
         "COTAHIST_D25062021.ZIP": zip_entry(
             zip_bytes({"COTAHIST_D25062021.TXT": build_txt(day, [bad_prices, sample[1], sample[1]])})
@@ -216,3 +225,26 @@ def test_checks_flag_duplicate_keys_prices_out_of_range_and_a_row_drop(sqlite_db
     row_count = checks[CHECK_ROW_COUNT]
     assert not row_count.passed and row_count.severity == dg.AssetCheckSeverity.WARN
     assert (row_count.metadata["rows"].value, row_count.metadata["previous_rows"].value) == (3, 11)
+
+
+@pytest.mark.parametrize("failures", [[404], [503, 502], ["slow"]], ids=["not-published", "5xx", "timeout"])
+def test_retryable_failures_are_retried_then_the_load_succeeds(failures, sqlite_db_url, tmp_path):
+    from routines.market.b3_assets import build_b3_cotahist_file
+    from routines_tests.market.servers import FlakyFileServer
+
+    quick = build_b3_cotahist_file(dg.RetryPolicy(max_retries=3, delay=0))  # same asset, no waiting
+    files = {DAILY: zip_entry(real_zip())}
+    with serve(FlakyFileServer, files=files, requests=[], failures=list(failures), slow_seconds=2.0) as (
+        base_url,
+        server,
+    ):
+        resources = _resources(sqlite_db_url, tmp_path / "store", base_url)
+        resources["b3_cotahist_site"] = B3CotahistSite(base_url=base_url, read_timeout_seconds=0.5)
+        result = dg.materialize([quick, b3_quotes], resources=resources, partition_key="2021-06-25")
+    assert result.success
+    assert len(server.requests) == len(failures) + 1
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == len(failures)
+    from routines.database.engine import get_engine
+
+    assert count_rows(get_engine(sqlite_db_url), REAL_DAY) == 7518

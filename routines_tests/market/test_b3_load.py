@@ -53,6 +53,24 @@ def test_real_file_loads_with_exact_values_and_is_idempotent(engine):
         None,
     )
     assert bova.volume == Decimal("696219547.22") and bova.bdi_code == "14"
+    from routines_tests.market.test_cotahist import KNOWN
+
+    with session_scope(engine) as session:
+        for ticker, (bdi, market, o, h, lo, c, avg, trades, quantity, volume, isin) in KNOWN.items():
+            row = session.execute(
+                select(B3Quote).where(B3Quote.ticker == ticker, B3Quote.market_type == market)
+            ).scalar_one()
+            assert (row.bdi_code, row.open, row.high, row.low, row.close, row.average) == (
+                bdi,
+                *(Decimal(v) for v in (o, h, lo, c, avg)),
+            )
+            assert (row.trades, row.quantity, row.volume, row.isin, row.quote_factor) == (
+                trades,
+                quantity,
+                Decimal(volume),
+                isin,
+                1,
+            )
     assert (option.close, option.strike, option.expiry_date) == (
         Decimal("0.01"),
         Decimal("38.21"),

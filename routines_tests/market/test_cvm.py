@@ -82,16 +82,25 @@ def test_bad_rows_name_line_and_column():
 
 
 def test_upsert_by_fund_subclass_and_date(engine):
-    report = parse_report(res175_jan_2025(), "a.csv", (2025, 1))
-    assert upsert_report(report, engine, "a.csv") == len(report.rows)
+    # A subclass of the same fund class on the same day is a row of its own.
+    data = (
+        res175_jan_2025()
+        + b"FI;00.017.024/0001-53;SUB\\01;2025-01-02;10.00;1.123456789012;10.00;0.0;0.0;7\r\n"
+    )
+    report = parse_report(data, "a.csv", (2025, 1))
+    assert upsert_report(report, engine, "a.csv") == len(report.rows) == 4
     revised = res175_jan_2025().replace(b"37.228814", b"37.228815")
     upsert_report(parse_report(revised, "b.csv", (2025, 1)), engine, "b.csv")
     with session_scope(engine) as session:
-        assert session.scalar(select(func.count()).select_from(CvmFundQuota)) == len(report.rows)
+        assert session.scalar(select(func.count()).select_from(CvmFundQuota)) == 4
         row = session.execute(
-            select(CvmFundQuota).where(CvmFundQuota.report_date == date(2025, 1, 2))
+            select(CvmFundQuota).where(
+                CvmFundQuota.report_date == date(2025, 1, 2), CvmFundQuota.subclass_id == ""
+            )
         ).scalar_one()
         assert (row.quota_value, row.source_file) == (Decimal("37.228815"), "b.csv")
+        sub = session.execute(select(CvmFundQuota).where(CvmFundQuota.subclass_id == "SUB\\01")).scalar_one()
+        assert (sub.quota_value, sub.shareholders, sub.source_file) == (Decimal("1.123456789012"), 7, "a.csv")
 
 
 def test_monthly_asset_downloads_and_upserts_both_layouts(db_url, tmp_path):

@@ -1,4 +1,4 @@
-"""Invoices: operators, clients, processes, transitions, uploads.
+"""Invoices: operators, clients, processes, transitions, uploads, RPA leases.
 
 Revision ID: 0004_invoices
 Revises: 0003_market
