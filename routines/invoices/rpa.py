@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from routines.http import HttpClient, HttpError, call_with_retries
+from routines.http import HttpClient, HttpError, RetryableHttpError, call_with_retries
 
 RUNNING_STATUSES = frozenset({"PENDENTE", "EXECUTANDO"})
 SUCCESS = "CONCLUIDO"
@@ -119,6 +119,17 @@ class RpaClient:
         filename = _filename_from(response.headers.get("Content-Disposition", "")) or f"{job_id}.pdf"
         return filename, response.content
 
+    def resumable(self, job_id: str) -> str | None:
+        """`job_id` if the RPA still runs it or has its file (a run killed while following it), else None."""
+        try:
+            response = self.http.get(f"/jobs/{quote(job_id, safe='')}")
+        except RetryableHttpError as exc:
+            if exc.status == 404:  # the RPA forgot it: start a new job
+                return None
+            raise
+        state = str(self._json(response).get("status", "")).upper()
+        return job_id if state in RUNNING_STATUSES or state == SUCCESS else None
+
     # -- one whole job ------------------------------------------------------------------------------------------
     def run_job(
         self,
@@ -127,10 +138,15 @@ class RpaClient:
         on_log: Callable[[str], None] = lambda line: None,
         on_started: Callable[[str], None] = lambda job_id: None,
         on_poll: Callable[[], None] = lambda: None,
+        resume_job_id: str | None = None,
     ) -> JobResult:
+        """Start a job (or follow `resume_job_id` if the RPA still has it running or done), stream its logs,
+        fetch its file."""
         started = self.clock()
-        job_id = self.start_job(operator_endpoint, payload)
-        on_started(job_id)
+        job_id = self.resumable(resume_job_id) if resume_job_id else None
+        if job_id is None:
+            job_id = self.start_job(operator_endpoint, payload)
+            on_started(job_id)
         offset = 0
         last = deque(maxlen=LAST_LINES)
         delay = self.poll_interval

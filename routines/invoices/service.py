@@ -250,6 +250,8 @@ def download_partition(
             if process.status not in wanted:  # moved by someone else meanwhile
                 summary.skipped += 1
                 continue
+            # a job noted on a waiting process belongs to a run that was killed while following it: resume it
+            resume_job_id = process.job_id if process.status == Status.AGUARDANDO_DOWNLOAD else None
             if process.status == Status.FALHA_DOWNLOAD:
                 transition(session, process, Status.AGUARDANDO_DOWNLOAD, actor, "nova tentativa de download")
             process.download_attempts += 1
@@ -267,18 +269,31 @@ def download_partition(
             log(f"[RPA processo {process_id}] {line}")
 
         if leases is None:
-            result = rpa.run_job(endpoint, payload, on_log=on_log, on_started=started)
+            result = rpa.run_job(
+                endpoint, payload, on_log=on_log, on_started=started, resume_job_id=resume_job_id
+            )
         else:
             waiting = (
                 f"processo {process_id}: aguardando vaga no RPA (limite {leases.limit} jobs em andamento)"
             )
             with leases.slot(on_wait=lambda message=waiting: log(message)) as lease:
                 result = rpa.run_job(
-                    endpoint, payload, on_log=on_log, on_started=started, on_poll=lease.renew
+                    endpoint,
+                    payload,
+                    on_log=on_log,
+                    on_started=started,
+                    on_poll=lease.renew,
+                    resume_job_id=resume_job_id,
                 )
         last_lines = "\n".join(result.last_lines) or None
         with session_scope(engine) as session:
             process = session.get(InvoiceProcess, process_id)
+            if process.status != Status.AGUARDANDO_DOWNLOAD:  # e.g. a file attached by hand meanwhile
+                summary.skipped += 1
+                log(
+                    f"processo {process_id}: já está em {process.status}; resultado do job {result.job_id} ignorado"
+                )
+                continue
             if result.ok:
                 key = dated_key("invoices", month, _invoice_filename(process, result.filename or ""))
                 stored = store.write_bytes(key, result.content or b"")
@@ -406,6 +421,7 @@ def retry(session: Session, process_id: int, by: str) -> InvoiceProcess:
             Status.AGUARDANDO_DOWNLOAD,
             user_actor(by),
             "novo download solicitado",
+            job_id=None,
             approved_by=None,
             approved_at=None,
             rejected_by=None,

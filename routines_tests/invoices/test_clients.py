@@ -110,3 +110,20 @@ def test_sat_token_rejected():
         with pytest.raises(TokenRejected, match="SAT: token rejected"):
             client.upload("k", {}, "f.pdf", b"abc")
     assert len(state.requests) == 1 and not state.uploads
+
+
+def test_resume_follows_a_running_or_done_job_and_restarts_a_failed_or_unknown_one():
+    with fake_rpa(latency=0.2, log_lines=2) as (url, state):
+        client = rpa_client(url)
+        first = client.start_job("vivo", PAYLOAD)
+        resumed = client.run_job("vivo", PAYLOAD, resume_job_id=first)
+        assert resumed.ok and resumed.job_id == first and len(state.jobs) == 1
+        again = client.run_job("vivo", PAYLOAD, resume_job_id=first)  # done: its file is fetched again
+        assert again.ok and again.job_id == first and len(state.jobs) == 1
+        unknown = client.run_job("vivo", PAYLOAD, resume_job_id="job-99999")
+        assert unknown.ok and unknown.job_id != "job-99999" and len(state.jobs) == 2
+        state.behaviour = lambda endpoint, payload: "fail"
+        failed = client.run_job("vivo", PAYLOAD)
+        state.behaviour = lambda endpoint, payload: "ok"
+        restarted = client.run_job("vivo", PAYLOAD, resume_job_id=failed.job_id)
+        assert restarted.ok and restarted.job_id != failed.job_id and len(state.jobs) == 4

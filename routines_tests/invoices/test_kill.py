@@ -91,6 +91,8 @@ def test_killed_download_leaves_no_half_moved_process_and_rerun_resumes(seeded_s
         assert (
             result.asset_materializations_for_node("downloaded_invoices")[0].metadata["downloaded"].value == 2
         )
+        # the job the killed run was following is resumed, not started again: 3 jobs for 3 invoices
+        assert len(rpa.jobs) == 3
     with session_scope(get_engine(url)) as session:
         rows = session.scalars(select(InvoiceProcess).where(InvoiceProcess.operator.has(code="VIVO"))).all()
         assert {p.status for p in rows} == {"AGUARDANDO_APROVACAO"}

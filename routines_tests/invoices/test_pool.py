@@ -28,6 +28,15 @@ def test_pool_limit_holds_under_a_backfill(sqlite_db_url, tmp_path):
         assert rpa.max_in_flight == limit  # reached, never exceeded
         # every slot was given back
         assert instance.event_log_storage.get_concurrency_info("rpa").active_slot_count == 0
+        # the Dagster pool did the scheduling: runs had their op held back by it (how many depends on timing)
+        messages = {
+            run.run_id: [entry.message for entry in instance.all_logs(run.run_id)]
+            for run in instance.get_runs()
+        }
+        blocked = [rid for rid, logs in messages.items() if "Step blocked by limit for pool rpa" in logs]
+        assert blocked
+        lease_waits = sum("aguardando vaga no RPA" in m for logs in messages.values() for m in logs)
+        print(f"runs held by the pool: {len(blocked)}; jobs held by the lease: {lease_waits}")
     with session_scope(get_engine(sqlite_db_url)) as session:
         assert (
             session.scalar(

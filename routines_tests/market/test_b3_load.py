@@ -164,3 +164,23 @@ def test_backslashes_and_latin1_text_survive_the_copy(engine):
     assert rows == {"BKSL3": "A\\B ÇÃO", "NULL3": "\\N"}
     assert specs["BKSL3"] == "ON\\N"
     assert terms == {"BKSL3": None, "NULL3": None}
+
+
+def test_cli_reads_zip_files_and_rejects_a_truncated_one(tmp_path, capsys):
+    good = tmp_path / "COTAHIST_D25062021.ZIP"
+    good.write_bytes(real_zip())
+    assert main(["prices", "parse-cotahist", str(good)]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 7519
+    petr4 = next(r for r in rows if r[COLUMNS.index("ticker")] == "PETR4")
+    assert [petr4[COLUMNS.index(c)] for c in ("open", "close", "volume", "expiry_date")] == [
+        "29.69",
+        "29.10",
+        "2498432530.00",
+        "",
+    ]
+    bad = tmp_path / "COTAHIST_D24062021.ZIP"
+    bad.write_bytes(real_zip()[:5000])
+    assert main(["prices", "parse-cotahist", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "COTAHIST_D24062021.ZIP: corrupt or truncated ZIP" in captured.err

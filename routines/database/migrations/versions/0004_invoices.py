@@ -138,7 +138,6 @@ def upgrade() -> None:
         unique=False,
     )
 
-
     op.create_table(
         "invoice_rpa_leases",
         sa.Column("slot", sa.Integer(), autoincrement=False, nullable=False),
