@@ -42,6 +42,19 @@ def routines_home(tmp_path, monkeypatch) -> Iterator[os.PathLike]:
     yield home
 
 
+@pytest.fixture(autouse=True)
+def isolated_dagster_context():
+    """Dagster keeps the current instance's state storage in a context variable. A schedule or sensor context
+    built without `with` opens an instance from the ref and never closes it; when the outer instance closes
+    first, the variable is left pointing at a closed instance and every later `Definitions` load fails. Each
+    test starts and ends with the value it found."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    before = _current_storage.get()
+    yield
+    _current_storage.set(before)
+
+
 @pytest.fixture
 def postgres_schema_url() -> Iterator[str]:
     """An empty PostgreSQL schema of its own; the URL sets search_path to it. Dropped after the test."""

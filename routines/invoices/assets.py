@@ -10,8 +10,6 @@
 import dagster as dg
 
 from routines.errors import UserError
-from routines.invoices import service
-from routines.invoices.leases import RpaLeases
 from routines.invoices.resources import RpaResource, SatResource
 from routines.resources import EXTERNAL_RETRY_POLICY, DatabaseResource, FileStoreResource, http_failures
 
@@ -52,6 +50,8 @@ def month_operator_key(month_key: str, operator_code: str) -> dg.MultiPartitionK
     description="Processos mensais de fatura: um por cliente ativo x operadora, em AGUARDANDO_DOWNLOAD.",
 )
 def invoice_processes(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
+    from routines.invoices import service
+
     month = service.month_start(context.partition_key)
     with database.session() as session:
         summary = service.create_month_processes(session, month, service.run_actor(context.run_id))
@@ -89,6 +89,9 @@ def downloaded_invoices(
     file_store: FileStoreResource,
     rpa: RpaResource,
 ) -> dg.MaterializeResult:
+    from routines.invoices import service
+    from routines.invoices.leases import RpaLeases
+
     keys = context.partition_key.keys_by_dimension
     month, operator = service.month_start(keys["month"]), keys["operator"]
     try:
@@ -145,6 +148,8 @@ def sat_uploads(
     file_store: FileStoreResource,
     sat: SatResource,
 ) -> dg.MaterializeResult:
+    from routines.invoices import service
+
     month = service.month_start(context.partition_key)
     with http_failures():
         summary = service.upload_month(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 from pydantic import Field
 
-from routines.http import HttpClient
-from routines.invoices.rpa import RpaClient
-from routines.invoices.sat import SatClient
+if TYPE_CHECKING:  # the clients (and requests) load when a run uses them, not with the code location
+    from routines.invoices.rpa import RpaClient
+    from routines.invoices.sat import SatClient
 
 
 class RpaResource(dg.ConfigurableResource):
@@ -26,6 +28,9 @@ class RpaResource(dg.ConfigurableResource):
     )
 
     def get_client(self) -> RpaClient:
+        from routines.http import HttpClient
+        from routines.invoices.rpa import RpaClient
+
         http = HttpClient("RPA", self.base_url, self.token, timeout=(10.0, self.request_timeout_seconds))
         return RpaClient(
             http,
@@ -47,6 +52,9 @@ class SatResource(dg.ConfigurableResource):
     request_timeout_seconds: float = 120.0
 
     def get_client(self) -> SatClient:
+        from routines.http import HttpClient
+        from routines.invoices.sat import SatClient
+
         http = HttpClient("SAT", self.base_url, self.token, timeout=(10.0, self.request_timeout_seconds))
         return SatClient(
             http, request_attempts=self.request_attempts, retry_base_delay=self.retry_base_delay_seconds

@@ -11,7 +11,6 @@ the transitions in (cursor, last id read at the start of the tick] and moves the
 
 import dagster as dg
 
-from routines.invoices import service
 from routines.invoices.assets import (
     invoice_downloads_job,
     month_operator_key,
@@ -19,7 +18,6 @@ from routines.invoices.assets import (
     operator_partitions,
     sat_uploads_job,
 )
-from routines.invoices.status import Status
 from routines.resources import DatabaseResource
 
 
@@ -42,6 +40,8 @@ def _month_key(month) -> str | None:
     description="Mantém as partições de operadora de `downloaded_invoices` iguais às operadoras ativas com RPA.",
 )
 def invoice_operator_partitions_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
+    from routines.invoices import service
+
     with database.session() as session:
         wanted = set(service.rpa_operator_codes(session))
     current = set(context.instance.get_dynamic_partitions(operator_partitions.name))
@@ -65,6 +65,9 @@ def invoice_operator_partitions_sensor(context: dg.SensorEvaluationContext, data
     description="Processos que entraram em AGUARDANDO_DOWNLOAD viram execuções de `downloaded_invoices`.",
 )
 def invoice_downloads_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
+    from routines.invoices import service
+    from routines.invoices.status import Status
+
     cursor = _cursor(context)
     with database.session() as session:
         last = service.last_transition_id(session)
@@ -109,6 +112,9 @@ def invoice_downloads_sensor(context: dg.SensorEvaluationContext, database: Data
     description="Faturas aprovadas (AGUARDANDO_ENVIO_SAT) viram execuções de `sat_uploads`; rejeitadas são registradas.",
 )
 def invoice_approval_sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
+    from routines.invoices import service
+    from routines.invoices.status import Status
+
     cursor = _cursor(context)
     with database.session() as session:
         applied = service.apply_recorded_decisions(session)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
-from routines.http import HttpClient
 from routines.market import settings
+
+if TYPE_CHECKING:  # requests loads when a run downloads, not with the code location
+    from routines.http import HttpClient
 
 
 class B3CotahistSite(dg.ConfigurableResource):
@@ -18,6 +22,8 @@ class B3CotahistSite(dg.ConfigurableResource):
         return self.base_url or settings.b3_base_url()
 
     def client(self) -> HttpClient:
+        from routines.http import HttpClient
+
         return HttpClient("B3", self.resolved_base_url(), timeout=(10.0, self.read_timeout_seconds))
 
 
@@ -31,4 +37,6 @@ class CvmFundsSite(dg.ConfigurableResource):
         return self.base_url or settings.cvm_base_url()
 
     def client(self) -> HttpClient:
+        from routines.http import HttpClient
+
         return HttpClient("CVM", self.resolved_base_url(), timeout=(10.0, self.read_timeout_seconds))

@@ -1,12 +1,10 @@
 """The report schedule sensor: thin glue over `routines.reports.ticks.plan_tick`."""
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import dagster as dg
-from sqlalchemy import select
 
-from routines.database.base import utcnow
 from routines.reports.partitions import (
     REPORT_PARTITIONS_NAME,
     RUN_KEY_TAG,
@@ -19,7 +17,7 @@ from routines.resources import DatabaseResource
 
 def build_report_schedule_sensor(
     job,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     calendar_lookup: Callable | None = None,
     name: str = "report_schedule_sensor",
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
@@ -37,6 +35,7 @@ def build_report_schedule_sensor(
         ),
     )
     def _sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
+        from sqlalchemy import select
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
         from routines.reports.config import ReportsConfig

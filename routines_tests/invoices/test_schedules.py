@@ -26,12 +26,14 @@ def evaluate(schedule, day):
         schedules=[schedule],
         resources={"database": DatabaseResource()},
     )
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=datetime(*day, 6, 0, tzinfo=SP),
             repository_def=defs.get_repository_def(),
-        )
+        ) as context,
+    ):
         result = schedule.evaluate_tick(context)
         return list(result.run_requests or []), result.skip_message
 
