@@ -65,7 +65,7 @@ def main() -> int:
             rpa.jobs.clear()
             rpa.max_in_flight = 0
             with dg.instance_for_test(temp_dir=str(root), overrides=overrides) as instance:
-                # `dagster instance concurrency set rpa N` (see docs/readme/invoices.md): the pool is set before
+                # `dagster instance concurrency set rpa N` (see the README, "Invoices"): the pool is set before
                 # the backfill; the lazily applied default limit can race when many first runs start together
                 instance.event_log_storage.set_concurrency_slots("rpa", args.limit)
                 instance.add_dynamic_partitions("invoice_operators", codes)
