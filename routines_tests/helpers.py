@@ -40,7 +40,9 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(handler: type[BaseHTTPRequestHandler], **server_attributes) -> Iterator[tuple[str, ThreadingHTTPServer]]:
+def serve(
+    handler: type[BaseHTTPRequestHandler], **server_attributes
+) -> Iterator[tuple[str, ThreadingHTTPServer]]:
     """Run `handler` on 127.0.0.1 (free port) in a thread; yields (base URL, server). Attributes given are set
     on the server object, where handlers read them as `self.server.<name>`."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
