@@ -116,7 +116,14 @@ def _bad_cases() -> dict[str, tuple[tuple[int, bytes, str], str]]:
     }
 
 
-@pytest.mark.parametrize("case", list(_bad_cases()))
+BAD_CASES = ["html", "truncated", "short record", "letters", "trailer", "header date"]
+
+
+def test_every_bad_case_is_exercised():
+    assert sorted(_bad_cases()) == sorted(BAD_CASES)
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
 def test_bad_files_fail_at_once_naming_line_and_field_and_leave_the_table(case, sqlite_db_url, tmp_path):
     from routines.database.engine import get_engine
 
