@@ -28,6 +28,18 @@ def _check_time(hour: int, minute: int) -> None:
         raise ValueError(f"invalid time {hour}:{minute}")
 
 
+def _daily_schedule(name, target, hour, minute, description, default_status, execution_fn):
+    """A schedule ticking every day at hour:minute São Paulo time; `execution_fn` decides with the calendar."""
+    return dg.schedule(
+        name=name,
+        cron_schedule=f"{minute} {hour} * * *",
+        execution_timezone=TIMEZONE,
+        target=target,
+        description=description,
+        default_status=default_status,
+    )(execution_fn)
+
+
 def business_day_schedule(
     *,
     name: str,
@@ -75,15 +87,8 @@ def business_day_schedule(
         )
 
     late = f" (D+{business_days_late} dias úteis)" if business_days_late else ""
-    return dg.schedule(
-        name=name,
-        cron_schedule=f"{minute} {hour} * * *",
-        execution_timezone=TIMEZONE,
-        target=target,
-        description=description
-        or f"Dias úteis do calendário {calendar_name} às {hour:02d}:{minute:02d}{late}",
-        default_status=default_status,
-    )(execution_fn)
+    description = description or f"Dias úteis do calendário {calendar_name} às {hour:02d}:{minute:02d}{late}"
+    return _daily_schedule(name, target, hour, minute, description, default_status, execution_fn)
 
 
 def monthly_business_day_schedule(
@@ -131,12 +136,7 @@ def monthly_business_day_schedule(
         }
         return dg.RunRequest(run_key=day.isoformat(), partition_key=key, tags=run_tags)
 
-    return dg.schedule(
-        name=name,
-        cron_schedule=f"{minute} {hour} * * *",
-        execution_timezone=TIMEZONE,
-        target=target,
-        description=description
-        or f"{describe_nth(nth).capitalize()} do mês (calendário {calendar_name}) às {hour:02d}:{minute:02d}",
-        default_status=default_status,
-    )(execution_fn)
+    description = description or (
+        f"{describe_nth(nth).capitalize()} do mês (calendário {calendar_name}) às {hour:02d}:{minute:02d}"
+    )
+    return _daily_schedule(name, target, hour, minute, description, default_status, execution_fn)

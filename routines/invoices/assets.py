@@ -39,6 +39,17 @@ def rpa_job_limit(instance: dg.DagsterInstance, rpa: RpaResource) -> int:
     return instance.global_op_concurrency_default_limit or DEFAULT_RPA_LIMIT
 
 
+def fail_on_process_errors(failed: list[dict], what: str, metadata: dict) -> None:
+    """Fail the step (no retry: each process keeps its own error and retry path) naming every failed process."""
+    if failed:
+        raise dg.Failure(
+            description=f"{len(failed)} {what}: "
+            + "; ".join(f"processo {item['process_id']}: {item['error']}" for item in failed),
+            metadata={**metadata, "failures": dg.MetadataValue.json(failed)},
+            allow_retries=False,
+        )
+
+
 def month_operator_key(month_key: str, operator_code: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"month": month_key, "operator": operator_code})
 
@@ -123,13 +134,9 @@ def downloaded_invoices(
         "status_counts": dg.MetadataValue.json(counts),
         "rpa_base_url": rpa.base_url,
     }
-    if summary.failed:
-        raise dg.Failure(
-            description=f"{len(summary.failed)} download(s) falharam em {operator} {service.month_label(month)}: "
-            + "; ".join(f"processo {item['process_id']}: {item['error']}" for item in summary.failed),
-            metadata={**metadata, "failures": dg.MetadataValue.json(summary.failed)},
-            allow_retries=False,
-        )
+    fail_on_process_errors(
+        summary.failed, f"download(s) falharam em {operator} {service.month_label(month)}", metadata
+    )
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -171,13 +178,9 @@ def sat_uploads(
         "status_counts": dg.MetadataValue.json(counts),
         "sat_base_url": sat.base_url,
     }
-    if summary.failed:
-        raise dg.Failure(
-            description=f"{len(summary.failed)} envio(s) ao SAT recusados em {service.month_label(month)}: "
-            + "; ".join(f"processo {item['process_id']}: {item['error']}" for item in summary.failed),
-            metadata={**metadata, "failures": dg.MetadataValue.json(summary.failed)},
-            allow_retries=False,
-        )
+    fail_on_process_errors(
+        summary.failed, f"envio(s) ao SAT recusados em {service.month_label(month)}", metadata
+    )
     return dg.MaterializeResult(metadata=metadata)
 
 
