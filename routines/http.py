@@ -11,12 +11,13 @@ messages name the service and the URL path, never the token.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import requests
+
+from routines.retry import retry_call
 
 DEFAULT_TIMEOUT = (10.0, 120.0)  # connect, read (seconds)
 RETRYABLE_STATUS = frozenset({404, 408, 425, 429, 500, 502, 503, 504})
@@ -128,12 +129,11 @@ def call_with_retries(
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Retry `call` on `RetryableHttpError` with exponential backoff and jitter; fatal errors pass at once."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except RetryableHttpError:
-            if attempt == attempts:
-                raise
-            delay = min(max_delay, base_delay * 2 ** (attempt - 1))
-            sleep(delay * random.uniform(0.8, 1.2))
-    raise AssertionError("unreachable")
+    return retry_call(
+        call,
+        lambda exc: isinstance(exc, RetryableHttpError),
+        attempts=attempts,
+        base_delay=base_delay,
+        max_delay=max_delay,
+        sleep=sleep,
+    )

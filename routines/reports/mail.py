@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 
 from routines.errors import UserError
+from routines.retry import retry_call
 
 log = logging.getLogger(__name__)
 
@@ -143,24 +144,29 @@ def send_message(
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """Send; returns the Message-ID. Retries transient errors `attempts` times in all with 2^n backoff."""
-    last: BaseException | None = None
-    for attempt in range(1, attempts + 1):
-        try:
-            _send_once(smtp, message, recipients)
-            return str(message["Message-ID"])
-        except Exception as exc:  # noqa: BLE001 - classified below
-            last = exc
-            transient = _is_transient(exc)
-            detail = _describe(exc, smtp)
-            if not transient:
-                raise MailError(f"e-mail not sent via {smtp.describe()}: {detail}", transient=False) from None
-            if attempt < attempts:
-                delay = base_delay * 2 ** (attempt - 1)
-                log.warning(
-                    "SMTP %s: %s; retry %d/%d in %.1fs", smtp.describe(), detail, attempt, attempts - 1, delay
-                )
-                sleep(delay)
-    raise MailError(
-        f"e-mail not sent via {smtp.describe()} after {attempts} attempts: {_describe(last, smtp)}",
-        transient=True,
-    ) from None
+
+    def warn(exc: Exception, attempt: int, delay: float) -> None:
+        detail = _describe(exc, smtp)
+        log.warning(
+            "SMTP %s: %s; retry %d/%d in %.1fs", smtp.describe(), detail, attempt, attempts - 1, delay
+        )
+
+    try:
+        retry_call(
+            lambda: _send_once(smtp, message, recipients),
+            _is_transient,
+            attempts=attempts,
+            base_delay=base_delay,
+            max_delay=float("inf"),
+            jitter=False,
+            sleep=sleep,
+            on_retry=warn,
+        )
+    except Exception as exc:  # noqa: BLE001 - classified below
+        detail = _describe(exc, smtp)
+        if not _is_transient(exc):
+            raise MailError(f"e-mail not sent via {smtp.describe()}: {detail}", transient=False) from None
+        raise MailError(
+            f"e-mail not sent via {smtp.describe()} after {attempts} attempts: {detail}", transient=True
+        ) from None
+    return str(message["Message-ID"])
