@@ -68,6 +68,7 @@ def build_b3_cotahist_file(retry_policy: dg.RetryPolicy = EXTERNAL_RETRY_POLICY)
         partitions_def=B3_PARTITIONS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=retry_policy,
+        pool="b3",
         kinds={"file"},
         description=(
             "Arquivo COTAHIST da B3 (cotações históricas) do pregão: baixado, conferido (ZIP com um TXT, header com "

@@ -25,6 +25,7 @@ CVM_PARTITIONS = dg.MonthlyPartitionsDefinition(start_date="2023-01-01", timezon
     group_name="market",
     partitions_def=CVM_PARTITIONS,
     retry_policy=EXTERNAL_RETRY_POLICY,
+    pool="cvm",
     kinds={"sql"},
     description=(
         "Informe Diário dos fundos (CVM) do mês: baixa inf_diario_fi_AAAAMM.zip, guarda no file store e faz "

@@ -81,3 +81,17 @@ def test_importing_the_code_location_opens_no_database(tmp_path):
     env.pop("ROUTINES_DATABASE_URL", None)
     subprocess.run([sys.executable, "-c", "import routines.definitions"], env=env, check=True, timeout=120)
     assert not home.exists() or not list(home.rglob("*.db"))
+
+
+def test_every_asset_that_calls_an_external_system_is_in_its_pool():
+    """The pools of dagster.yaml bound the load on B3, CVM, the RPA provider and SAT across all runs."""
+    repository = load_defs().get_repository_def()
+    pools = {
+        node.key.to_user_string(): repository.assets_defs_by_key[node.key].op.pool
+        for node in repository.asset_graph.asset_nodes
+        if node.key in repository.assets_defs_by_key
+    }
+    assert pools["b3_cotahist_file"] == "b3"
+    assert pools["cvm_fund_quotas"] == "cvm"
+    assert pools["downloaded_invoices"] == "rpa"
+    assert pools["sat_uploads"] == "sat"
