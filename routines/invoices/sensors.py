@@ -28,6 +28,16 @@ def _cursor(context: dg.SensorEvaluationContext) -> int:
         return 0
 
 
+def _transitions_into(session, cursor: int, status) -> tuple[int, list]:
+    """The last transition id now, and the transitions into `status` in (cursor, that id]: a transition
+    committed while the tick reads is left for the next tick, never skipped."""
+    from routines.invoices import service
+
+    last = service.last_transition_id(session)
+    rows = [row for row in service.transitions_after(session, cursor, status) if row[0] <= last]
+    return last, rows
+
+
 def _month_key(month) -> str | None:
     key = f"{month:%Y-%m-01}"
     return key if key >= month_partitions.start.strftime("%Y-%m-%d") else None
@@ -70,12 +80,7 @@ def invoice_downloads_sensor(context: dg.SensorEvaluationContext, database: Data
 
     cursor = _cursor(context)
     with database.session() as session:
-        last = service.last_transition_id(session)
-        rows = [
-            row
-            for row in service.transitions_after(session, cursor, Status.AGUARDANDO_DOWNLOAD)
-            if row[0] <= last
-        ]
+        last, rows = _transitions_into(session, cursor, Status.AGUARDANDO_DOWNLOAD)
         rpa_codes = set(service.rpa_operator_codes(session))
     partitions: dict[tuple[str, str], int] = {}
     for transition_id, _process_id, month, code, from_status, actor in rows:
@@ -121,12 +126,7 @@ def invoice_approval_sensor(context: dg.SensorEvaluationContext, database: Datab
     for process_id, new_status in applied:
         context.log.info(f"processo {process_id}: decisão registrada pela aplicação aplicada -> {new_status}")
     with database.session() as session:
-        last = service.last_transition_id(session)
-        rows = [
-            row
-            for row in service.transitions_after(session, cursor, Status.AGUARDANDO_ENVIO_SAT)
-            if row[0] <= last
-        ]
+        last, rows = _transitions_into(session, cursor, Status.AGUARDANDO_ENVIO_SAT)
     months: dict[str, int] = {}
     for transition_id, _process_id, month, _code, _from, _actor in rows:
         month_key = _month_key(month)
