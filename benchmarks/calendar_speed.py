@@ -3,7 +3,7 @@
 (a) Load cost: what building every calendar and business-day partitions definition adds to a code location that
     already imported dagster (goal < 100 ms). Each figure is the median of fresh processes:
       - baseline: `import dagster` alone;
-      - + `routines.calendar` definitions, resources and partitions (ANBIMA and B3 from 2000, every built-in
+      - + `routines.calendar`, its Dagster resources and partitions (ANBIMA and B3 from 2000, every built-in
         calendar object), with the holiday cache warm (the normal case) and cold (first load after an upgrade of
         the `holidays` package: computes and writes the cache).
 (b) Batch business-day counts for 100,000 random date pairs (2001-2040, half-open [start, end)) on ANBIMA:
@@ -35,12 +35,12 @@ import time
 import dagster
 t = time.perf_counter()
 from routines.calendar import builtin_names, get_calendar
-from routines.calendar.definitions import defs
-from routines.calendar.partitions import business_day_partitions
+from routines.defs.calendar.resources import resources
+from routines.lib.partitions import business_day_partitions
 calendars = [get_calendar(name) for name in builtin_names()]
 anbima = business_day_partitions("ANBIMA", "2000-01-03")
 b3 = business_day_partitions("B3", "2000-01-03")
-defs.get_repository_def()
+resources().get_repository_def()
 print(time.perf_counter() - t)
 """
 

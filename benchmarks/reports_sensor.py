@@ -77,12 +77,11 @@ def measure(url: str, n: int) -> dict[str, float]:
     import dagster as dg
 
     from routines.database.engine import get_engine
-    from routines.reports.assets import reports
+    from routines.defs.reports.assets import reports, reports_job
+    from routines.defs.reports.sensors import build_report_schedule_sensor
+    from routines.lib.resources import DatabaseResource, FileStoreResource
     from routines.reports.config import ReportsConfig
-    from routines.reports.definitions import reports_job
-    from routines.reports.sensors import build_report_schedule_sensor
     from routines.reports.ticks import plan_tick
-    from routines.resources import DatabaseResource, FileStoreResource
 
     populate(url, n)
     engine = get_engine(url)

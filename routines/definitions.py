@@ -1,21 +1,20 @@
-"""The `routines` code location: merges every domain and applies cross-cutting policy once.
+"""The `routines` code location: the one entry point.
 
-Resources are chosen by ROUTINES_ENV: `local` (default; embedded SQLite and `.routines/files` unless the
-env vars say otherwise) or `production` (ROUTINES_DATABASE_URL and ROUTINES_FILE_STORE_ROOT are required).
-Nothing here opens a connection or computes a calendar: the webserver, the daemon and every run import it.
+It loads every domain's Dagster glue from the autoloaded `routines/defs/` folder, picks the shared resources
+by environment (ROUTINES_ENV: `local`, the embedded SQLite and file store, or `production`, where
+ROUTINES_DATABASE_URL and ROUTINES_FILE_STORE_ROOT are required) and applies cross-cutting policy once.
+Nothing here opens a connection or computes a calendar at import: the webserver, the daemon and every run
+import it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
 from routines import settings
-from routines.calendar import definitions as calendar_domain
-from routines.invoices import definitions as invoices_domain
-from routines.market import definitions as market_domain
-from routines.notifications import definitions as notifications_domain
-from routines.reports import definitions as reports_domain
-from routines.resources import DatabaseResource, FileStoreResource
+from routines.lib.resources import DatabaseResource, FileStoreResource
 
 
 def shared_resources(environment: str) -> dict[str, object]:
@@ -29,12 +28,7 @@ def shared_resources(environment: str) -> dict[str, object]:
     raise ValueError(f"ROUTINES_ENV={environment!r}: expected 'local' or 'production'")
 
 
-# Domain modules, not their `defs` objects, are imported: Dagster accepts one Definitions at module scope.
-defs = dg.Definitions.merge(
-    calendar_domain.defs,
-    market_domain.defs,
-    invoices_domain.defs,
-    reports_domain.defs,
-    notifications_domain.defs,
-    dg.Definitions(resources=shared_resources(settings.environment())),
-)
+@dg.definitions
+def defs() -> dg.Definitions:
+    domains = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    return dg.Definitions.merge(domains, dg.Definitions(resources=shared_resources(settings.environment())))

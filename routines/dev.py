@@ -16,7 +16,8 @@ from pathlib import Path
 
 from routines import settings
 
-LOCAL_INSTANCE = Path(__file__).with_name("dagster_local.yaml")
+REPOSITORY = Path(__file__).resolve().parent.parent
+EMBEDDED_INSTANCE = REPOSITORY / "dagster.yaml"
 
 
 def prepare(url: str | None = None) -> Path:
@@ -32,9 +33,8 @@ def prepare(url: str | None = None) -> Path:
     )
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or settings.routines_home() / "dagster_home").resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
-    instance_file = dagster_home / "dagster.yaml"
-    if not instance_file.exists():
-        shutil.copyfile(LOCAL_INSTANCE, instance_file)
+    # The repository's embedded instance settings, refreshed on every start so that an edit takes effect.
+    shutil.copyfile(EMBEDDED_INSTANCE, dagster_home / "dagster.yaml")
     return dagster_home
 
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     dagster_home = prepare()
     os.environ["DAGSTER_HOME"] = str(dagster_home)
-    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    workspace = REPOSITORY / "workspace.yaml"
     command = [str(Path(sys.executable).with_name("dagster")), "dev", "-h", args.host, "-p", str(args.port)]
     if workspace.exists():
         command += ["-w", str(workspace)]

@@ -1,6 +1,6 @@
 """File store: downloaded files and generated reports under dated paths, written atomically.
 
-Plain Python (the CLI and tests use it directly); `routines.resources.FileStoreResource` exposes it to Dagster.
+Plain Python (the CLI and tests use it directly); `routines.lib.resources.FileStoreResource` exposes it to Dagster.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 - 404, 408, 425, 429, 5xx, timeouts and connection errors -> `RetryableHttpError`;
 - any other 4xx -> `HttpError` (fatal).
 
-Dagster glue (`routines.resources`) turns fatal errors into `dg.Failure(allow_retries=False)` so that the
+Dagster glue (`routines.lib.resources`) turns fatal errors into `dg.Failure(allow_retries=False)` so that the
 assets' `RetryPolicy` retries only what may succeed later. The bearer token goes only into the request header;
 messages name the service and the URL path, never the token.
 """

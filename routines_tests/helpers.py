@@ -57,3 +57,10 @@ def serve(
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def load_code_location():
+    """The whole `routines` code location, as Dagster loads it (`routines.definitions`)."""
+    from routines.definitions import defs
+
+    return defs()

@@ -7,9 +7,10 @@ import dagster as dg
 import pytest
 
 from routines.calendar import get_calendar
-from routines.calendar.partitions import TIMEZONE, WEEKEND_CRON, business_day_partitions
-from routines.calendar.resource import BusinessCalendarResource
-from routines.calendar.schedules import business_day_schedule, monthly_business_day_schedule
+from routines.lib.partitions import TIMEZONE, WEEKEND_CRON, business_day_partitions
+from routines.lib.resources import BusinessCalendarResource
+from routines.lib.schedules import business_day_schedule, monthly_business_day_schedule
+from routines_tests.helpers import load_code_location
 
 SP = ZoneInfo(TIMEZONE)
 
@@ -281,7 +282,7 @@ def test_monthly_schedule_with_monthly_partitions_requests_the_previous_month(ti
 
 
 def test_resource_and_code_location_definitions():
-    from routines.definitions import defs
+    defs = load_code_location()
 
     assert defs.resources["anbima_calendar"].calendar.name == "ANBIMA"
     assert defs.resources["b3_calendar"].calendar.name == "B3"

@@ -49,7 +49,7 @@ def _worker(
 ):
     import dagster as dg
 
-    from routines.invoices.assets import downloaded_invoices, month_operator_key
+    from routines.defs.invoices.assets import downloaded_invoices, month_operator_key
     from routines_tests.invoices.conftest import make_resources
 
     instance = dg.DagsterInstance.from_ref(instance_ref)

@@ -8,9 +8,9 @@ import pytest
 
 from routines.companies.demo import seed_demo as seed_companies
 from routines.database.engine import get_engine, session_scope
+from routines.defs.invoices.resources import RpaResource, SatResource
 from routines.invoices.demo import seed_demo
-from routines.invoices.resources import RpaResource, SatResource
-from routines.resources import DatabaseResource, FileStoreResource
+from routines.lib.resources import DatabaseResource, FileStoreResource
 from routines_tests.invoices.fakes import SAT_TOKEN, TOKEN
 
 FAST_RPA = {

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from routines.database.base import utcnow
 from routines.database.engine import get_engine, session_scope
+from routines.defs.invoices.assets import downloaded_invoices, month_operator_key, sat_uploads
+from routines.defs.invoices.sensors import invoice_approval_sensor, invoice_downloads_sensor
 from routines.invoices import service
-from routines.invoices.assets import downloaded_invoices, month_operator_key, sat_uploads
 from routines.invoices.models import InvoiceProcess, ProcessTransition
-from routines.invoices.sensors import invoice_approval_sensor, invoice_downloads_sensor
 from routines_tests.invoices.conftest import make_resources, run_cli
 from routines_tests.invoices.fakes import TOKEN, fake_rpa, fake_sat
 

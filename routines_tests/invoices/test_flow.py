@@ -10,14 +10,14 @@ from sqlalchemy import select
 
 from routines.database.base import utcnow
 from routines.database.engine import get_engine, session_scope
-from routines.files import FileStore
-from routines.invoices.assets import downloaded_invoices, invoice_processes, sat_uploads
-from routines.invoices.models import InvoiceProcess, Operator, ProcessTransition
-from routines.invoices.sensors import (
+from routines.defs.invoices.assets import downloaded_invoices, invoice_processes, sat_uploads
+from routines.defs.invoices.sensors import (
     invoice_approval_sensor,
     invoice_downloads_sensor,
     invoice_operator_partitions_sensor,
 )
+from routines.files import FileStore
+from routines.invoices.models import InvoiceProcess, Operator, ProcessTransition
 from routines.invoices.status import Status
 from routines_tests.invoices.conftest import make_resources, run_cli
 from routines_tests.invoices.fakes import SAT_TOKEN, TOKEN, fake_rpa, fake_sat

@@ -13,8 +13,8 @@ import dagster as dg
 from sqlalchemy import func, select
 
 from routines.database.engine import get_engine, session_scope
+from routines.defs.invoices.assets import downloaded_invoices, month_operator_key
 from routines.invoices import service
-from routines.invoices.assets import downloaded_invoices, month_operator_key
 from routines.invoices.models import InvoiceProcess, ProcessTransition
 from routines_tests.helpers import REPO_ROOT
 from routines_tests.invoices.conftest import make_resources

@@ -63,8 +63,8 @@ def test_without_the_pool_the_same_backfill_exceeds_the_limit(sqlite_db_url, tmp
 
 
 def test_the_lease_limit_follows_the_pool(tmp_path):
-    from routines.invoices.assets import rpa_job_limit
-    from routines.invoices.resources import RpaResource
+    from routines.defs.invoices.assets import rpa_job_limit
+    from routines.defs.invoices.resources import RpaResource
 
     rpa = RpaResource(base_url="http://rpa", token="t")
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
@@ -81,7 +81,7 @@ def test_the_lease_limit_follows_the_pool(tmp_path):
 
 
 def test_download_op_is_in_the_rpa_pool_and_upload_op_in_the_sat_pool():
-    from routines.invoices.assets import downloaded_invoices, sat_uploads
+    from routines.defs.invoices.assets import downloaded_invoices, sat_uploads
 
     assert downloaded_invoices.op.pool == "rpa"
     assert sat_uploads.op.pool == "sat"

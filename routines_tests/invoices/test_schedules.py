@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from routines.database.engine import get_engine, session_scope
-from routines.invoices.assets import invoice_processes, invoice_processes_job
+from routines.defs.invoices.assets import invoice_processes, invoice_processes_job
+from routines.defs.invoices.schedules import build_invoice_processes_schedule, business_day_setting
+from routines.defs.invoices.sensors import invoice_operator_partitions_sensor
 from routines.invoices.models import Operator
-from routines.invoices.schedules import build_invoice_processes_schedule, business_day_setting
-from routines.invoices.sensors import invoice_operator_partitions_sensor
-from routines.resources import DatabaseResource
+from routines.lib.resources import DatabaseResource
 
 SP = ZoneInfo("America/Sao_Paulo")
 
@@ -104,8 +104,8 @@ def test_operator_partitions_follow_the_database(seeded_url):
 def test_downloads_sensor_adds_missing_operator_partitions_and_skips_old_months(seeded_url):
     from datetime import date
 
+    from routines.defs.invoices.sensors import invoice_downloads_sensor
     from routines.invoices import service
-    from routines.invoices.sensors import invoice_downloads_sensor
 
     with session_scope(get_engine(seeded_url)) as session:
         service.create_month_processes(session, date(2024, 12, 1), "run:old")  # before the first partition

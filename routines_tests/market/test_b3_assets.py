@@ -11,10 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from routines.calendar import get_calendar
-from routines.calendar.resource import BusinessCalendarResource
-from routines.files import FileStore
-from routines.http import RetryableHttpError
-from routines.market.b3_assets import (
+from routines.defs.market.b3 import (
     CHECK_PRICES,
     CHECK_ROW_COUNT,
     CHECK_TRAILER,
@@ -22,11 +19,18 @@ from routines.market.b3_assets import (
     b3_cotahist_file,
     b3_quotes,
 )
+from routines.defs.market.resources import B3CotahistSite
+from routines.files import FileStore
+from routines.http import RetryableHttpError
+from routines.lib.resources import (
+    EXTERNAL_RETRY_POLICY,
+    BusinessCalendarResource,
+    DatabaseResource,
+    FileStoreResource,
+)
 from routines.market.b3_files import PlannedFile, download_and_store, plan_downloads
 from routines.market.b3_load import count_rows
 from routines.market.models import B3Quote
-from routines.market.resources import B3CotahistSite
-from routines.resources import EXTERNAL_RETRY_POLICY, DatabaseResource, FileStoreResource
 from routines_tests.helpers import serve
 from routines_tests.market.fixtures import REAL_DAY, build_txt, real_txt, real_zip, sample_quotes, zip_bytes
 from routines_tests.market.servers import FileServer, zip_entry
@@ -236,7 +240,7 @@ def test_checks_flag_duplicate_keys_prices_out_of_range_and_a_row_drop(sqlite_db
 
 @pytest.mark.parametrize("failures", [[404], [503, 502], ["slow"]], ids=["not-published", "5xx", "timeout"])
 def test_retryable_failures_are_retried_then_the_load_succeeds(failures, sqlite_db_url, tmp_path):
-    from routines.market.b3_assets import build_b3_cotahist_file
+    from routines.defs.market.b3 import build_b3_cotahist_file
     from routines_tests.market.servers import FlakyFileServer
 
     quick = build_b3_cotahist_file(dg.RetryPolicy(max_retries=3, delay=0))  # same asset, no waiting

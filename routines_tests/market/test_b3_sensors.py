@@ -9,11 +9,10 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from routines.calendar.resource import BusinessCalendarResource
-from routines.market.b3_assets import b3_cotahist_file, b3_quotes, b3_quotes_job
-from routines.market.b3_sensors import b3_fallback_schedule, build_publication_sensor
-from routines.market.resources import B3CotahistSite
-from routines.resources import DatabaseResource, FileStoreResource
+from routines.defs.market.b3 import b3_cotahist_file, b3_quotes, b3_quotes_job
+from routines.defs.market.b3_sensors import b3_fallback_schedule, build_publication_sensor
+from routines.defs.market.resources import B3CotahistSite
+from routines.lib.resources import BusinessCalendarResource, DatabaseResource, FileStoreResource
 from routines_tests.helpers import serve
 from routines_tests.market.fixtures import real_zip
 from routines_tests.market.servers import FileServer, zip_entry

@@ -11,19 +11,18 @@ import dagster as dg
 import pytest
 from sqlalchemy import func, select
 
-from routines.calendar.resource import BusinessCalendarResource
 from routines.database.engine import get_engine, session_scope
-from routines.errors import InputFileError
-from routines.market.cvm import parse_report, upsert_report
-from routines.market.cvm_assets import (
+from routines.defs.market.cvm import (
     cvm_fund_quotas,
     cvm_fund_quotas_job,
     cvm_open_months_schedule,
     open_months,
 )
+from routines.defs.market.resources import CvmFundsSite
+from routines.errors import InputFileError
+from routines.lib.resources import BusinessCalendarResource, DatabaseResource, FileStoreResource
+from routines.market.cvm import parse_report, upsert_report
 from routines.market.models import CvmFundQuota
-from routines.market.resources import CvmFundsSite
-from routines.resources import DatabaseResource, FileStoreResource
 from routines_tests.helpers import serve, shared_data
 from routines_tests.market.fixtures import zip_bytes
 from routines_tests.market.servers import FileServer, zip_entry

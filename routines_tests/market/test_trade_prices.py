@@ -10,19 +10,18 @@ import dagster as dg
 import pytest
 from sqlalchemy import select
 
-from routines.calendar.resource import BusinessCalendarResource
 from routines.database.engine import get_engine, session_scope
-from routines.errors import InputFileError
-from routines.market.models import ConsolidatedTradePrice
-from routines.market.trade_prices import parse_trade_prices, sha256_bytes
-from routines.market.trade_prices_assets import (
+from routines.defs.market.trade_prices import (
     TAG_FILE,
     TAG_SHA256,
     build_trade_prices_sensor,
     consolidated_trade_prices,
     consolidated_trade_prices_job,
 )
-from routines.resources import DatabaseResource
+from routines.errors import InputFileError
+from routines.lib.resources import BusinessCalendarResource, DatabaseResource
+from routines.market.models import ConsolidatedTradePrice
+from routines.market.trade_prices import parse_trade_prices, sha256_bytes
 
 SP = ZoneInfo("America/Sao_Paulo")
 DAY = date(2024, 3, 5)

@@ -7,10 +7,10 @@ import pytest
 
 from routines.cli import main
 from routines.database.engine import get_engine, session_scope
+from routines.defs.notifications.sensors import notify_failed_runs
+from routines.lib.resources import DatabaseResource
 from routines.notifications.models import Notification
-from routines.notifications.sensors import notify_failed_runs
 from routines.notifications.service import FailedRun, list_notifications, mark_read, record_failed_run
-from routines.resources import DatabaseResource
 
 
 @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["2024-11-29"]))

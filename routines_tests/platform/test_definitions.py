@@ -18,15 +18,16 @@ TIMEZONE = "America/Sao_Paulo"
 def load_defs() -> dg.Definitions:
     import routines.definitions
 
-    return importlib.reload(routines.definitions).defs
+    return importlib.reload(routines.definitions).defs()
 
 
 def test_the_code_location_loads_and_validates():
     defs = load_defs()
     dg.Definitions.validate_loadable(defs)
     repository = defs.get_repository_def()
-    assert {"database", "file_store"} <= set(defs.resources)
-    assert repository.get_all_jobs() is not None
+    assert {"database", "file_store", "anbima_calendar", "b3_calendar", "rpa", "sat"} <= set(defs.resources)
+    assets = {node.key.to_user_string() for node in repository.asset_graph.asset_nodes}
+    assert {"b3_cotahist_file", "b3_quotes", "cvm_fund_quotas", "downloaded_invoices", "reports"} <= assets
 
 
 def test_dagster_cli_validates_the_workspace(tmp_path):

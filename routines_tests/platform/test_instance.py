@@ -1,4 +1,4 @@
-"""The production instance file (dagster.yaml) loads into a real DagsterInstance on PostgreSQL and runs."""
+"""The production instance file (deploy/dagster.yaml) loads into a real DagsterInstance on PostgreSQL and runs."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def production_dagster_home(tmp_path, monkeypatch):
         connection.execute(text(f'create database "{database}"'))
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DAGSTER_PG_HOST", admin_url.host or "127.0.0.1")
     monkeypatch.setenv("DAGSTER_PG_PORT", str(admin_url.port or 5432))

@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import select, update
 
 from routines.database.engine import session_scope
-from routines.reports.assets import reports
-from routines.reports.definitions import defs, reports_job
+from routines.defs.reports.assets import reports, reports_job
+from routines.defs.reports.partitions import REPORT_PARTITIONS_NAME, TRIGGER_TAG, partition_key
+from routines.defs.reports.sensors import build_report_schedule_sensor
+from routines.lib.resources import DatabaseResource, FileStoreResource
 from routines.reports.demo import DEMO_REPORT_NAME, seed_demo
 from routines.reports.models import ReportDefinition, ReportExecution, SmtpSettings
-from routines.reports.partitions import REPORT_PARTITIONS_NAME, TRIGGER_TAG, partition_key
-from routines.reports.sensors import build_report_schedule_sensor
 from routines.reports.service import request_run
-from routines.resources import DatabaseResource, FileStoreResource
+from routines_tests.helpers import load_code_location
 
 SP = ZoneInfo("America/Sao_Paulo")
 
@@ -185,10 +185,7 @@ def test_failed_run_is_recorded_and_the_dagster_run_fails_clearly(db_url, engine
 
 
 def test_code_location_loads():
-    merged = dg.Definitions.merge(
-        defs, dg.Definitions(resources={"database": DatabaseResource(), "file_store": FileStoreResource()})
-    )
-    repository = merged.get_repository_def()
+    repository = load_code_location().get_repository_def()
     assert (
         repository.get_sensor_def("report_schedule_sensor").default_status == dg.DefaultSensorStatus.RUNNING
     )

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from routines.calendar.partitions import TIMEZONE
-from routines.calendar.resource import BusinessCalendarResource
-from routines.calendar.schedules import business_day_schedule
-from routines.market.b3_assets import B3_PARTITIONS, b3_quotes_job
-from routines.market.resources import B3CotahistSite
+from routines.defs.market.b3 import B3_PARTITIONS, b3_quotes_job
+from routines.defs.market.resources import B3CotahistSite
+from routines.lib.partitions import TIMEZONE
+from routines.lib.resources import BusinessCalendarResource
+from routines.lib.schedules import business_day_schedule
 
 KEEP_DAYS = 10
 

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from routines.calendar.partitions import TIMEZONE
 from routines.calendar.ticks import business_day_tick, describe_nth, monthly_tick
+from routines.lib.partitions import TIMEZONE
 
 
 def _tick_day(context: dg.ScheduleEvaluationContext) -> date:

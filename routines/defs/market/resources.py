@@ -40,3 +40,8 @@ class CvmFundsSite(dg.ConfigurableResource):
         from routines.http import HttpClient
 
         return HttpClient("CVM", self.resolved_base_url(), timeout=(10.0, self.read_timeout_seconds))
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"b3_cotahist_site": B3CotahistSite(), "cvm_funds_site": CvmFundsSite()})

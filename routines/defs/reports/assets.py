@@ -3,8 +3,8 @@
 
 import dagster as dg
 
-from routines.reports.partitions import RUN_KEY_TAG, TRIGGER_TAG, reports_partitions_def
-from routines.resources import DatabaseResource, FileStoreResource
+from routines.defs.reports.partitions import RUN_KEY_TAG, TRIGGER_TAG, reports_partitions_def
+from routines.lib.resources import DatabaseResource, FileStoreResource
 
 
 @dg.asset(
@@ -48,3 +48,6 @@ def reports(context: dg.AssetExecutionContext, database: DatabaseResource, file_
     if result.preview:
         metadata["preview"] = dg.MetadataValue.md(result.preview)
     return dg.MaterializeResult(metadata=metadata)
+
+
+reports_job = dg.define_asset_job("reports_job", selection=[reports])

@@ -12,11 +12,16 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from routines.calendar.partitions import TIMEZONE
-from routines.calendar.resource import BusinessCalendarResource
+from routines.defs.market.resources import CvmFundsSite
 from routines.errors import InputFileError
-from routines.market.resources import CvmFundsSite
-from routines.resources import EXTERNAL_RETRY_POLICY, DatabaseResource, FileStoreResource, http_failures
+from routines.lib.partitions import TIMEZONE
+from routines.lib.resources import (
+    EXTERNAL_RETRY_POLICY,
+    BusinessCalendarResource,
+    DatabaseResource,
+    FileStoreResource,
+    http_failures,
+)
 
 CVM_PARTITIONS = dg.MonthlyPartitionsDefinition(start_date="2023-01-01", timezone=TIMEZONE, end_offset=1)
 
@@ -84,9 +89,7 @@ def cvm_fund_quotas(
     )
 
 
-cvm_fund_quotas_job = dg.define_asset_job(
-    "cvm_fund_quotas_job", selection=[cvm_fund_quotas], partitions_def=CVM_PARTITIONS
-)
+cvm_fund_quotas_job = dg.define_asset_job("cvm_fund_quotas_job", selection=[cvm_fund_quotas])
 
 
 def open_months(day) -> list[str]:

@@ -16,10 +16,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from routines.calendar.partitions import TIMEZONE, business_day_partitions
-from routines.calendar.resource import BusinessCalendarResource
 from routines.errors import InputFileError
-from routines.resources import DatabaseResource
+from routines.lib.partitions import TIMEZONE, business_day_partitions
+from routines.lib.resources import BusinessCalendarResource, DatabaseResource
 
 TRADE_PRICES_START = "2023-01-02"
 TRADE_PRICES_PARTITIONS = business_day_partitions("ANBIMA", TRADE_PRICES_START, include_current_day=True)
@@ -117,7 +116,6 @@ def consolidated_trade_prices(
 consolidated_trade_prices_job = dg.define_asset_job(
     "consolidated_trade_prices_job",
     selection=[consolidated_trade_prices],
-    partitions_def=TRADE_PRICES_PARTITIONS,
 )
 
 

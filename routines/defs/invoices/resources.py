@@ -59,3 +59,18 @@ class SatResource(dg.ConfigurableResource):
         return SatClient(
             http, request_attempts=self.request_attempts, retry_base_delay=self.retry_base_delay_seconds
         )
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """URLs and tokens come from the environment when a run uses them, never from code or config files."""
+    return dg.Definitions(
+        resources={
+            "rpa": RpaResource(
+                base_url=dg.EnvVar("ROUTINES_RPA_BASE_URL"), token=dg.EnvVar("ROUTINES_RPA_TOKEN")
+            ),
+            "sat": SatResource(
+                base_url=dg.EnvVar("ROUTINES_SAT_BASE_URL"), token=dg.EnvVar("ROUTINES_SAT_TOKEN")
+            ),
+        }
+    )

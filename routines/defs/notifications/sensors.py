@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from routines.resources import DatabaseResource
+from routines.lib.resources import DatabaseResource
 
 
 def _root_cause(error) -> str:

@@ -5,14 +5,15 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from routines.reports.partitions import (
+from routines.defs.reports.assets import reports_job
+from routines.defs.reports.partitions import (
     REPORT_PARTITIONS_NAME,
     RUN_KEY_TAG,
     TRIGGER_TAG,
     partition_key,
     report_partitions,
 )
-from routines.resources import DatabaseResource
+from routines.lib.resources import DatabaseResource
 
 
 def build_report_schedule_sensor(
@@ -73,3 +74,6 @@ def build_report_schedule_sensor(
         )
 
     return _sensor
+
+
+report_schedule_sensor = build_report_schedule_sensor(reports_job)

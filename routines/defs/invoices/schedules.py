@@ -9,8 +9,8 @@ from datetime import date
 
 import dagster as dg
 
-from routines.calendar.schedules import monthly_business_day_schedule
-from routines.invoices.assets import invoice_processes_job
+from routines.defs.invoices.assets import invoice_processes_job
+from routines.lib.schedules import monthly_business_day_schedule
 
 BUSINESS_DAY_ENV = "ROUTINES_INVOICES_BUSINESS_DAY"
 CALENDAR = "ANBIMA"
@@ -48,3 +48,6 @@ def build_invoice_processes_schedule(nth: int | None = None) -> dg.ScheduleDefin
         tags={"routines/invoices": "monthly_processes"},
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
+
+
+invoice_processes_schedule = build_invoice_processes_schedule()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
+    from routines.calendar.core import Calendar
     from routines.files import FileStore
 
 # Retries for assets that talk to external systems: 404 before publication, 429, 5xx and timeouts.
@@ -58,6 +59,18 @@ class FileStoreResource(dg.ConfigurableResource):
         return FileStore(self.root or settings.file_store_root())
 
 
+class BusinessCalendarResource(dg.ConfigurableResource):
+    """A named calendar: ANBIMA, B3, BR, BR-<UF> or a company calendar (`routines.calendar.get_calendar`)."""
+
+    name: str = "ANBIMA"
+
+    @property
+    def calendar(self) -> Calendar:
+        from routines.calendar.registry import get_calendar
+
+        return get_calendar(self.name)
+
+
 @contextmanager
 def http_failures() -> Iterator[None]:
     """Fatal HTTP errors (401/403, other 4xx) bypass the retry policy; retryable ones are raised as they are."""
@@ -69,3 +82,19 @@ def http_failures() -> Iterator[None]:
         if exc.retryable:
             raise
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
+
+
+@contextmanager
+def bad_input_fails() -> Iterator[None]:
+    """A bad file will not get better by retrying: fail the step at once, the message naming file/line/field."""
+    from routines.errors import InputFileError
+
+    try:
+        yield
+    except InputFileError as exc:
+        metadata = {
+            "file": exc.file,
+            "line": exc.line if exc.line is not None else "",
+            "field": exc.field or "",
+        }
+        raise dg.Failure(description=str(exc), metadata=metadata, allow_retries=False) from exc

@@ -9,18 +9,21 @@ Partitions: B3 business days (the current session's partition exists during the 
 can request it the same evening). A range of partitions runs as one run (BackfillPolicy.single_run()).
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from routines.calendar.partitions import TIMEZONE, business_day_partitions
-from routines.calendar.resource import BusinessCalendarResource
-from routines.errors import InputFileError
-from routines.market.resources import B3CotahistSite
-from routines.resources import EXTERNAL_RETRY_POLICY, DatabaseResource, FileStoreResource, http_failures
+from routines.defs.market.resources import B3CotahistSite
+from routines.lib.partitions import TIMEZONE, business_day_partitions
+from routines.lib.resources import (
+    EXTERNAL_RETRY_POLICY,
+    BusinessCalendarResource,
+    DatabaseResource,
+    FileStoreResource,
+    bad_input_fails,
+    http_failures,
+)
 
 B3_START_DATE = "2019-01-02"
 B3_PARTITIONS = business_day_partitions("B3", B3_START_DATE, include_current_day=True)
@@ -30,20 +33,6 @@ CHECK_TRAILER = "trailer_count_matches"
 CHECK_UNIQUE = "unique_natural_key"
 CHECK_PRICES = "prices_within_low_high"
 CHECK_ROW_COUNT = "row_count_vs_previous_business_day"
-
-
-@contextmanager
-def bad_input_fails() -> Iterator[None]:
-    """A bad file will not get better by retrying: fail the step at once, the message naming file/line/field."""
-    try:
-        yield
-    except InputFileError as exc:
-        metadata = {
-            "file": exc.file,
-            "line": exc.line if exc.line is not None else "",
-            "field": exc.field or "",
-        }
-        raise dg.Failure(description=str(exc), metadata=metadata, allow_retries=False) from exc
 
 
 def _today() -> date:
@@ -265,6 +254,5 @@ def b3_quotes(
 b3_quotes_job = dg.define_asset_job(
     "b3_quotes_job",
     selection=[b3_cotahist_file, b3_quotes],
-    partitions_def=B3_PARTITIONS,
     description="Baixa e carrega o COTAHIST do pregão (B3)",
 )

@@ -11,14 +11,14 @@ the transitions in (cursor, last id read at the start of the tick] and moves the
 
 import dagster as dg
 
-from routines.invoices.assets import (
+from routines.defs.invoices.assets import (
     invoice_downloads_job,
     month_operator_key,
     month_partitions,
     operator_partitions,
     sat_uploads_job,
 )
-from routines.resources import DatabaseResource
+from routines.lib.resources import DatabaseResource
 
 
 def _cursor(context: dg.SensorEvaluationContext) -> int:

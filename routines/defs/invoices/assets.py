@@ -9,9 +9,9 @@
 
 import dagster as dg
 
+from routines.defs.invoices.resources import RpaResource, SatResource
 from routines.errors import UserError
-from routines.invoices.resources import RpaResource, SatResource
-from routines.resources import EXTERNAL_RETRY_POLICY, DatabaseResource, FileStoreResource, http_failures
+from routines.lib.resources import EXTERNAL_RETRY_POLICY, DatabaseResource, FileStoreResource, http_failures
 
 TIMEZONE = "America/Sao_Paulo"
 START_MONTH = "2025-01-01"
@@ -184,12 +184,6 @@ def sat_uploads(
     return dg.MaterializeResult(metadata=metadata)
 
 
-invoice_processes_job = dg.define_asset_job(
-    "invoice_processes_job", selection=[invoice_processes], partitions_def=month_partitions
-)
-invoice_downloads_job = dg.define_asset_job(
-    "invoice_downloads_job", selection=[downloaded_invoices], partitions_def=month_operator_partitions
-)
-sat_uploads_job = dg.define_asset_job(
-    "sat_uploads_job", selection=[sat_uploads], partitions_def=month_partitions
-)
+invoice_processes_job = dg.define_asset_job("invoice_processes_job", selection=[invoice_processes])
+invoice_downloads_job = dg.define_asset_job("invoice_downloads_job", selection=[downloaded_invoices])
+sat_uploads_job = dg.define_asset_job("sat_uploads_job", selection=[sat_uploads])

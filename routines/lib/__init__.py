@@ -1,0 +1,1 @@
+"""Dagster building blocks shared by the domains' defs: resources, business-day partitions and schedules."""
