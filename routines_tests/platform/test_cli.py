@@ -18,7 +18,7 @@ def test_db_upgrade_current_and_seed(sqlite_url, capsys):
     assert capsys.readouterr().out.strip() == migrate.head_revision()
     assert main(["demo", "seed", "--url", sqlite_url]) == 0
     first = capsys.readouterr().out
-    assert "companies: 2 added" in first
+    assert "companies: 7 added" in first  # 2 companies and their 5 users
     assert main(["demo", "seed", "--url", sqlite_url]) == 0
     second = capsys.readouterr().out
     assert all(line.endswith(": 0 added") for line in second.splitlines()), second
