@@ -717,16 +717,18 @@ class CotahistReader:
 
     def _check_duplicates(self) -> None:
         """Two records with the same natural key: the error names both lines (the later one is the error's)."""
-        if not self._key_hashes:
+        key_hashes, key_blocks, key_lines = self._key_hashes, self._keys, self._key_lines
+        self._key_hashes, self._keys, self._key_lines = [], [], []  # memory back once checked
+        if not key_hashes:
             return
-        hashes = np.concatenate(self._key_hashes)
+        hashes = np.concatenate(key_hashes)
         order = np.argsort(hashes, kind="stable")
         ordered = hashes[order]
         candidates = np.flatnonzero(ordered[1:] == ordered[:-1])
         if not len(candidates):
             return
-        keys = np.concatenate(self._keys)
-        lines = np.concatenate(self._key_lines)
+        keys = np.concatenate(key_blocks)
+        lines = np.concatenate(key_lines)
         first, second = order[candidates], order[candidates + 1]
         same = (keys[first] == keys[second]).all(axis=1)
         if not same.any():
