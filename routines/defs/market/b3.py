@@ -61,8 +61,9 @@ def build_b3_cotahist_file(retry_policy: dg.RetryPolicy = EXTERNAL_RETRY_POLICY)
         kinds={"file"},
         description=(
             "Arquivo COTAHIST da B3 (cotações históricas) do pregão: baixado, conferido (ZIP com um TXT, header com "
-            "a data do pregão, registros de 245 caracteres, trailer com o total de registros) e guardado no "
-            "file store. Backfill de meses/anos inteiros baixa o arquivo mensal/anual uma vez."
+            "a data do pregão, registros de 245 caracteres só daquele pregão, dia útil B3, sem chave repetida, "
+            "trailer com o total de registros) e guardado no file store. Backfill de meses/anos inteiros baixa o "
+            "arquivo mensal/anual uma vez."
         ),
     )
     def b3_cotahist_file(
@@ -152,7 +153,7 @@ def _preview_md(day: date, rows: list[dict[str, object]]) -> str:
     ],
     description=(
         "Cotações do COTAHIST (registros 01) na tabela b3_quotes, uma linha por registro; carregar um pregão "
-        "substitui exatamente as linhas daquele dia numa transação (idempotente)."
+        "substitui exatamente as linhas daquele dia numa transação (idempotente), uma carga por pregão de cada vez."
     ),
 )
 def b3_quotes(
