@@ -17,19 +17,18 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from routines.database import migrate
 from routines.database.engine import get_engine, session_scope
 from routines.notifications.models import Notification
-from routines_tests.conftest import postgres_admin_url
 from routines_tests.helpers import REPO_ROOT, serve
 from routines_tests.market.servers import FileServer
+from routines_tests.platform.test_instance import production_dagster_home  # noqa: F401 - fixture
 
 DAILY = "COTAHIST_D25062021.ZIP"
 HTML = b"<!DOCTYPE html><html><body>Servico temporariamente indisponivel</body></html>"
@@ -53,36 +52,6 @@ def _wait(condition, what: str, daemon: subprocess.Popen, log: Path, timeout: fl
         time.sleep(1)
 
 
-@pytest.fixture
-def production_storage(monkeypatch):
-    """A PostgreSQL database of its own for the production instance's storage, dropped afterwards."""
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(postgres_admin_url())
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - unreachable
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL unreachable ({exc}) (CI=true: PostgreSQL is required)", pytrace=False)
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    name = f"dagster_retries_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    monkeypatch.setenv("DAGSTER_PG_HOST", admin_url.host or "127.0.0.1")
-    monkeypatch.setenv("DAGSTER_PG_PORT", str(admin_url.port or 5432))
-    monkeypatch.setenv("DAGSTER_PG_DB", name)
-    monkeypatch.setenv("DAGSTER_PG_USER", admin_url.username or "postgres")
-    monkeypatch.setenv("DAGSTER_PG_PASSWORD", admin_url.password or "trust")
-    try:
-        yield name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.mark.parametrize(
     "instance_file",
     ["dagster.yaml", pytest.param("deploy/dagster.yaml", marks=pytest.mark.postgres)],
@@ -90,11 +59,12 @@ def production_storage(monkeypatch):
 def test_a_bad_b3_file_gives_one_run_one_download_and_one_notification(
     instance_file, tmp_path, monkeypatch, request
 ):
-    if instance_file.startswith("deploy/"):
-        request.getfixturevalue("production_storage")
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO_ROOT / instance_file, home / "dagster.yaml")
+    if instance_file.startswith("deploy/"):  # storage in a PostgreSQL database of its own
+        assert request.getfixturevalue("production_dagster_home")[0] == home
+    else:
+        home.mkdir()
+        shutil.copy(REPO_ROOT / instance_file, home / "dagster.yaml")
     workspace = tmp_path / "workspace.yaml"
     shutil.copy(REPO_ROOT / "workspace.yaml", workspace)
     db_url = f"sqlite:///{tmp_path / 'business.db'}"
