@@ -177,8 +177,10 @@ def next_slug(session: Session, company_id: int, name: str) -> str:
 
 # -- allowed recipient domains -----------------------------------------------------------------------------
 def normalize_domain(domain: str) -> str:
+    from routines.reports.validation import EMAIL_RE
+
     value = (domain or "").strip().lower().lstrip("@").rstrip(".")
-    if not validate_addresses([f"x@{value}"], "report_allowed_domains", None) or not value:
+    if not value or not EMAIL_RE.match(f"x@{value}"):
         raise ReportValidationError("report_allowed_domains", f"invalid domain {domain!r}")
     return value
 
@@ -262,6 +264,21 @@ def set_smtp_settings(
     settings.password_encrypted = secrets.encrypt(password) if password else None
     session.flush()
     return settings
+
+
+def rotate_smtp_passwords(session: Session, old_secret: str | None = None, new_secret: str | None = None) -> int:
+    """Re-encrypt every stored SMTP password: decrypted with `old_secret` (any derivation, default the current
+    key), encrypted with `new_secret` (default ROUTINES_SECRET_KEY) in the current format. All or nothing: a
+    password that cannot be decrypted stops it, naming the company. Returns how many were re-encrypted."""
+    rows = list(session.scalars(select(SmtpSettings).where(SmtpSettings.password_encrypted.is_not(None))))
+    for settings in rows:
+        try:
+            plain = secrets.decrypt(settings.password_encrypted, old_secret)
+        except secrets.SecretKeyError as exc:
+            raise UserError(f"SMTP password of company {settings.company_id}: {exc}") from None
+        settings.password_encrypted = secrets.encrypt(plain, new_secret)
+    session.flush()
+    return len(rows)
 
 
 def load_smtp_config(session: Session, company_id: int, company_code: str = "") -> SmtpConfig:

@@ -111,8 +111,9 @@ def build_report_watchdog_sensor(
         failed = fail_stale_executions(engine, statuses, clock(), running=running)
         if not failed:
             return dg.SkipReason(f"{len(running)} execuções em andamento, nenhuma abandonada")
-        context.log.warning(f"execuções abandonadas marcadas como falha: {', '.join(map(str, failed))}")
-        return None
+        message = f"execuções abandonadas marcadas como falha e notificadas: {', '.join(map(str, failed))}"
+        context.log.warning(message)
+        return dg.SkipReason(message)
 
     return _watchdog
 
