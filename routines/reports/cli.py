@@ -202,7 +202,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this domain's subcommands to the `routines` parser."""
     reports = subparsers.add_parser("reports", help="scheduled reports: definitions, SMTP, run now")
     sub = reports.add_subparsers(
-        dest="reports_command", required=True, metavar="{list,add,enable,disable,run,smtp,domains,secret-key,rotate-key}"
+        dest="reports_command",
+        required=True,
+        metavar="{list,add,enable,disable,run,smtp,domains,secret-key,rotate-key}",
     )
 
     def with_url(parser):
@@ -287,9 +289,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rotate.set_defaults(handler=_rotate_key)
 
     domains = with_url(
-        sub.add_parser("domains", help="a company's allowed recipient domains (none = any): list, add, remove")
+        sub.add_parser(
+            "domains", help="a company's allowed recipient domains (none = any): list, add, remove"
+        )
     )
     domains.add_argument("--company", required=True)
-    domains.add_argument("--add", action="append", metavar="DOMAIN", help="allow this domain (and its subdomains)")
+    domains.add_argument(
+        "--add", action="append", metavar="DOMAIN", help="allow this domain (and its subdomains)"
+    )
     domains.add_argument("--remove", action="append", metavar="DOMAIN")
     domains.set_defaults(handler=_domains)

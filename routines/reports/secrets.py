@@ -57,7 +57,9 @@ def _fernet_key(secret: str) -> Fernet | None:
 
 @lru_cache(maxsize=16)
 def _stretched(passphrase: str, salt: bytes, n: int, r: int, p: int) -> Fernet:
-    key = hashlib.scrypt(passphrase.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=256 * 1024 * 1024)
+    key = hashlib.scrypt(
+        passphrase.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=256 * 1024 * 1024
+    )
     return Fernet(base64.urlsafe_b64encode(key))
 
 
@@ -72,7 +74,9 @@ def encrypt(plain: str, secret: str | None = None) -> str:
     if direct is not None:
         return direct.encrypt(plain.encode("utf-8")).decode("ascii")
     salt = os.urandom(16)
-    token = _stretched(secret, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P).encrypt(plain.encode("utf-8")).decode("ascii")
+    token = (
+        _stretched(secret, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P).encrypt(plain.encode("utf-8")).decode("ascii")
+    )
     encoded_salt = base64.urlsafe_b64encode(salt).decode("ascii")
     return f"{SCRYPT_PREFIX}{SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encoded_salt}${token}"
 

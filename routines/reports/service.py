@@ -266,7 +266,9 @@ def set_smtp_settings(
     return settings
 
 
-def rotate_smtp_passwords(session: Session, old_secret: str | None = None, new_secret: str | None = None) -> int:
+def rotate_smtp_passwords(
+    session: Session, old_secret: str | None = None, new_secret: str | None = None
+) -> int:
     """Re-encrypt every stored SMTP password: decrypted with `old_secret` (any derivation, default the current
     key), encrypted with `new_secret` (default ROUTINES_SECRET_KEY) in the current format. All or nothing: a
     password that cannot be decrypted stops it, naming the company. Returns how many were re-encrypted."""

@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from sqlalchemy import select, update
@@ -30,7 +31,9 @@ def _wait_for(what: str, condition, daemon: subprocess.Popen, log: Path):
         if value:
             return value
         if daemon.poll() is not None:
-            raise AssertionError(f"dagster-daemon exited ({daemon.returncode}) waiting for {what}:\n{log.read_text()[-4000:]}")
+            raise AssertionError(
+                f"dagster-daemon exited ({daemon.returncode}) waiting for {what}:\n{log.read_text()[-4000:]}"
+            )
         time.sleep(2)
     raise AssertionError(f"gave up waiting for {what}:\n{log.read_text()[-4000:]}")
 
@@ -46,24 +49,28 @@ def test_permanent_smtp_failure_gives_one_run_one_failed_execution_one_notificat
     companies = seed_companies(engine)
     smtp_server.handler.fail_next = 1000
     smtp_server.handler.fail_code = "550 5.7.1 Caixa postal indisponível"
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    hour = (now.astimezone(ZoneInfo("America/Sao_Paulo")).hour + 12) % 24  # far from now: fires once
     with session_scope(engine) as session:
         set_smtp_settings(session, companies["BEG"], host="127.0.0.1", port=smtp_server.port, security="none",
                           from_address="rel@beg.com.br")  # fmt: skip
         definition = ReportDefinition(
             company_id=companies["BEG"], name="Resumo recusado", query_sql=DEMO_LIKE_QUERY, format="csv",
-            recipients_to=["financeiro@beg.com.br"], recipients_cc=[], cron="* * * * *",
+            recipients_to=["financeiro@beg.com.br"], recipients_cc=[], cron=f"0 {hour} * * *",
             timezone="America/Sao_Paulo", active=True,
         )  # fmt: skip
         save_definition(session, definition)
         report_id = definition.id
-    with session_scope(engine) as session:  # due since a minute ago: exactly one fire time
-        session.execute(
-            update(ReportDefinition).values(next_run_at=datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1))
-        )
+    with session_scope(
+        engine
+    ) as session:  # due since a minute ago: exactly one fire time (the next is hours away)
+        session.execute(update(ReportDefinition).values(next_run_at=now - timedelta(minutes=1)))
 
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")  # the real instance settings, run retries on
+    shutil.copy(
+        REPO_ROOT / "dagster.yaml", home / "dagster.yaml"
+    )  # the real instance settings, run retries on
     assert "retry_on_asset_or_op_failure: false" in (home / "dagster.yaml").read_text()
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
@@ -97,8 +104,8 @@ def test_permanent_smtp_failure_gives_one_run_one_failed_execution_one_notificat
             # the run-retry logic (in the daemon's event log consumer) has seen the failure and decided
             failure_id = max(
                 record.storage_id
-                for record in instance.get_records_for_run(run.run_id).records
-                if record.event_log_entry.dagster_event_type == dg.DagsterEventType.RUN_FAILURE
+                for record in instance.fetch_run_status_changes(dg.DagsterEventType.RUN_FAILURE, limit=100).records
+                if record.event_log_entry.run_id == run.run_id
             )
             key = "EVENT_LOG_CONSUMER_CURSOR-PIPELINE_FAILURE"
             _wait_for(
@@ -118,7 +125,9 @@ def test_permanent_smtp_failure_gives_one_run_one_failed_execution_one_notificat
         _stop(daemon)
 
     with session_scope(engine) as session:
-        executions = list(session.scalars(select(ReportExecution).where(ReportExecution.report_id == report_id)))
+        executions = list(
+            session.scalars(select(ReportExecution).where(ReportExecution.report_id == report_id))
+        )
         notes = _notifications(engine, Notification)
     assert [(e.status, e.dagster_run_id) for e in executions] == [("failed", run.run_id)]
     assert "SMTP 550 5.7.1 Caixa postal indispon" in executions[0].error

@@ -20,7 +20,9 @@ from routines.reports.service import fail_stale_executions, run_execution
 from routines.reports.stale import RunningExecution, find_stale
 
 
-def _claim_and_send(url: str, store_root: str, report_id: int, run_key: str, run_id: str, barrier, results) -> None:
+def _claim_and_send(
+    url: str, store_root: str, report_id: int, run_key: str, run_id: str, barrier, results
+) -> None:
     from routines.database.engine import get_engine
 
     barrier.wait(timeout=60)
@@ -103,7 +105,9 @@ def test_executions_left_running_by_a_dead_worker_are_failed_and_notified_once(
     with dg.instance_for_test() as instance:
         dead = dg.materialize([crashing_worker], instance=instance, raise_on_error=False).run_id
         alive = instance.add_run(
-            dg.DagsterRun(job_name="reports_job", run_id=make_new_run_id(), status=dg.DagsterRunStatus.STARTED)
+            dg.DagsterRun(
+                job_name="reports_job", run_id=make_new_run_id(), status=dg.DagsterRunStatus.STARTED
+            )
         ).run_id
         now = datetime.now(UTC)
         with session_scope(engine) as session:
@@ -112,7 +116,9 @@ def test_executions_left_running_by_a_dead_worker_are_failed_and_notified_once(
                                             trigger="schedule", status="running", started_at=now, dagster_run_id=run_id,
                                             truncated=False))  # fmt: skip
         sensor = build_report_watchdog_sensor(clock=lambda: now)
-        context = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource(url=db_url)})
+        context = dg.build_sensor_context(
+            instance=instance, resources={"database": DatabaseResource(url=db_url)}
+        )
         result = sensor.evaluate_tick(context)
         assert "execuções abandonadas marcadas como falha e notificadas" in result.skip_message
         again = sensor.evaluate_tick(
@@ -169,7 +175,9 @@ def _schedule_tick(instance, db_url, now):
     return result
 
 
-def test_partition_keys_are_readable_stable_and_follow_the_definitions(db_url, engine, make_report, companies):
+def test_partition_keys_are_readable_stable_and_follow_the_definitions(
+    db_url, engine, make_report, companies
+):
     from routines.defs.reports.partitions import REPORT_PARTITIONS_NAME
 
     first = make_report(name="Resumo diário")
@@ -209,7 +217,10 @@ def test_unconfirmed_large_backfill_sends_nothing_and_is_canceled(
     monkeypatch.setenv("ROUTINES_REPORTS_BACKFILL_CONFIRM_ABOVE", "2")
     make_report(name="Resumo diário", format="csv")
     smtp_for("BEG", smtp_server.port)
-    resources = {"database": DatabaseResource(url=db_url), "file_store": FileStoreResource(root=str(file_store_root))}
+    resources = {
+        "database": DatabaseResource(url=db_url),
+        "file_store": FileStoreResource(root=str(file_store_root)),
+    }
     with dg.instance_for_test() as instance:
         _schedule_tick(instance, db_url, datetime.now(UTC))
         keys = [partition_key("BEG-resumo-diario", day) for day in ("2026-11-17", "2026-11-18", "2026-11-19")]
@@ -232,7 +243,9 @@ def test_unconfirmed_large_backfill_sends_nothing_and_is_canceled(
         refused = backfill("unconfirmed", {})
         assert not any(r.success for r in refused)
         failure = next(e for e in refused[0].all_events if e.is_step_failure)
-        assert "backfill de 3 relatórios (mais de 2) sem confirmação" in failure.step_failure_data.error.message
+        assert (
+            "backfill de 3 relatórios (mais de 2) sem confirmação" in failure.step_failure_data.error.message
+        )
         assert f"{CONFIRM_TAG}=3" in failure.step_failure_data.error.message
         assert instance.get_backfill("unconfirmed").status == BulkActionStatus.CANCELING
         assert smtp_server.messages == []

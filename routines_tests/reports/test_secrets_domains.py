@@ -45,7 +45,9 @@ def test_a_passphrase_is_stretched_with_scrypt_and_a_salt_per_password():
         secrets.encrypt("x", "curta")
 
 
-def test_rotate_key_reencrypts_old_derivation_and_moves_to_a_new_key(db_url, engine, companies, monkeypatch, capsys):
+def test_rotate_key_reencrypts_old_derivation_and_moves_to_a_new_key(
+    db_url, engine, companies, monkeypatch, capsys
+):
     monkeypatch.setenv("ROUTINES_SECRET_KEY", PASSPHRASE)
     with session_scope(engine) as session:
         for code, password in (("BEG", "senha-beg"), ("ACME", "senha-acme")):
@@ -54,7 +56,10 @@ def test_rotate_key_reencrypts_old_derivation_and_moves_to_a_new_key(db_url, eng
                                      password_encrypted=old_sha256_token(password, PASSPHRASE)))  # fmt: skip
     with session_scope(engine) as session:
         assert load_smtp_config(session, companies["BEG"]).password == "senha-beg"  # still readable
-        assert all(secrets.uses_legacy_derivation(t) for t in session.scalars(select(SmtpSettings.password_encrypted)))
+        assert all(
+            secrets.uses_legacy_derivation(t)
+            for t in session.scalars(select(SmtpSettings.password_encrypted))
+        )
 
     assert main(["reports", "rotate-key"]) == 0  # same passphrase, new derivation
     assert "2 SMTP passwords re-encrypted" in capsys.readouterr().out
@@ -82,19 +87,27 @@ def test_rotate_key_reencrypts_old_derivation_and_moves_to_a_new_key(db_url, eng
     assert main(["reports", "rotate-key", "--old-key-env", "OLD_ROUTINES_KEY"]) == 2
     assert f"SMTP password of company {companies['ACME']}" in capsys.readouterr().err
     with session_scope(engine) as session:
-        assert list(session.scalars(select(SmtpSettings.password_encrypted).order_by(SmtpSettings.id))) == before
+        assert (
+            list(session.scalars(select(SmtpSettings.password_encrypted).order_by(SmtpSettings.id))) == before
+        )
 
 
 def test_recipients_outside_the_allowed_domains_are_refused_on_save_and_on_run(
     engine, companies, make_report, smtp_for, smtp_server, tmp_path, capsys, db_url
 ):
-    assert main(["reports", "domains", "--company", "BEG", "--add", "beg.com.br", "--add", "@Parceiro.com"]) == 0
+    assert (
+        main(["reports", "domains", "--company", "BEG", "--add", "beg.com.br", "--add", "@Parceiro.com"]) == 0
+    )
     assert "BEG reports may be sent to: beg.com.br, parceiro.com" in capsys.readouterr().out
     # on save: the address is named
     with pytest.raises(ReportValidationError) as error:
         make_report(recipients_to=["financeiro@beg.com.br"], recipients_cc=["espiao@gmail.com"])
-    assert "field recipients: espiao@gmail.com is outside the domains allowed for company BEG" in str(error.value)
-    report_id = make_report(recipients_to=["financeiro@beg.com.br", "a@contas.parceiro.com"], recipients_cc=[])
+    assert "field recipients: espiao@gmail.com is outside the domains allowed for company BEG" in str(
+        error.value
+    )
+    report_id = make_report(
+        recipients_to=["financeiro@beg.com.br", "a@contas.parceiro.com"], recipients_cc=[]
+    )
     assert main(["reports", "add", "--company", "BEG", "--name", "X", "--query", "select 1", "--to",
                  "fora@gmail.com", "--cron", "0 7 * * *"]) == 2  # fmt: skip
     assert "fora@gmail.com is outside the domains allowed for company BEG" in capsys.readouterr().err
@@ -105,11 +118,15 @@ def test_recipients_outside_the_allowed_domains_are_refused_on_save_and_on_run(
     smtp_for("BEG", smtp_server.port)
     with session_scope(engine) as session:
         set_allowed_domains(session, companies["BEG"], remove=["parceiro.com"])
-    with pytest.raises(ReportRunError, match="a@contas.parceiro.com is outside the domains allowed for company BEG"):
+    with pytest.raises(
+        ReportRunError, match="a@contas.parceiro.com is outside the domains allowed for company BEG"
+    ):
         run_execution(engine, FileStore(tmp_path), report_id=report_id, config=ReportsConfig(smtp_attempts=1))
     with session_scope(engine) as session:
         session.execute(
-            update(ReportDefinition).where(ReportDefinition.id == report_id).values(recipients_to=["x@beg.com.br"])
+            update(ReportDefinition)
+            .where(ReportDefinition.id == report_id)
+            .values(recipients_to=["x@beg.com.br"])
         )
     assert run_execution(engine, FileStore(tmp_path), report_id=report_id).status == "success"
     assert [m.rcpt_tos for m in smtp_server.messages] == [["x@beg.com.br"]]
