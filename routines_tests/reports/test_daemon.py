@@ -104,7 +104,9 @@ def test_permanent_smtp_failure_gives_one_run_one_failed_execution_one_notificat
             # the run-retry logic (in the daemon's event log consumer) has seen the failure and decided
             failure_id = max(
                 record.storage_id
-                for record in instance.fetch_run_status_changes(dg.DagsterEventType.RUN_FAILURE, limit=100).records
+                for record in instance.fetch_run_status_changes(
+                    dg.DagsterEventType.RUN_FAILURE, limit=100
+                ).records
                 if record.event_log_entry.run_id == run.run_id
             )
             key = "EVENT_LOG_CONSUMER_CURSOR-PIPELINE_FAILURE"

@@ -18,6 +18,7 @@ from routines.reports.config import ReportsConfig
 from routines.reports.models import ReportDefinition, ReportExecution
 from routines.reports.service import fail_stale_executions, run_execution
 from routines.reports.stale import RunningExecution, find_stale
+from routines_tests.helpers import apply_partition_requests
 
 
 def _claim_and_send(
@@ -166,12 +167,7 @@ def _schedule_tick(instance, db_url, now):
                                  resources={**resources, "file_store": FileStoreResource()})  # fmt: skip
     context = dg.build_sensor_context(instance=instance, resources=resources, definitions=definitions)
     result = sensor.evaluate_tick(context)
-    for request in result.dynamic_partitions_requests or []:  # what the daemon does
-        if isinstance(request, dg.AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-        else:
-            for key in request.partition_keys:
-                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    apply_partition_requests(instance, result)
     return result
 
 

@@ -10,11 +10,9 @@ import pytest
 from sqlalchemy import select, text
 
 from routines.database.engine import session_scope
-from routines.files import FileStore
 from routines.reports import query as query_module
-from routines.reports.config import ReportsConfig
 from routines.reports.query import QueryError, QueryLimits, fetch_all
-from routines.reports.service import run_execution, set_smtp_settings
+from routines.reports.service import set_smtp_settings
 
 LIMITS = QueryLimits(max_rows=1000, max_bytes=10_000_000, timeout_seconds=20)
 SECRET = "acme-smtp-secret"
@@ -320,17 +318,6 @@ def test_row_and_byte_caps_cut_the_result_and_say_why(engine, companies):
     assert len(rows) == 5 and result.truncated_by == "bytes" and result.data_bytes == 90  # 5 x (8 + 10)
     _, rows, result = fetch_all(engine, FIFTY_ROWS, beg, QueryLimits(50, 10_000, 20))
     assert len(rows) == 50 and result.truncated_by is None
-
-
-def test_byte_cap_is_said_in_the_email(engine, make_report, smtp_for, smtp_server, tmp_path):
-    report_id = make_report(query_sql=FIFTY_ROWS, format="csv")
-    smtp_for("BEG", smtp_server.port)
-    result = run_execution(
-        engine, FileStore(tmp_path), report_id=report_id, config=ReportsConfig(max_bytes=100, smtp_attempts=1)
-    )
-    assert result.row_count == 5 and result.truncated
-    body = smtp_server.messages[0].message.get_body(("plain",)).get_content()
-    assert "o resultado foi cortado em 5 linhas pelo limite de 0,0001 MB de dados por relatório" in body
 
 
 @pytest.mark.postgres

@@ -153,15 +153,28 @@ def test_encrypted_password_is_used_for_login(engine, make_report, smtp_for, smt
     assert "S3nha!" not in str(error.value)
 
 
-def test_row_limit_cuts_and_says_so(engine, make_report, smtp_for, smtp_server, tmp_path):
+@pytest.mark.parametrize(
+    ("limit", "said"),
+    [
+        ({"max_rows": 1}, "o resultado foi limitado a 1 linhas"),
+        # the first row holds 8 + 17 + 8 + 26 = 59 bytes of data: a 100-byte cap keeps one row
+        (
+            {"max_bytes": 100},
+            "o resultado foi cortado em 1 linhas pelo limite de 0,0001 MB de dados por relatório",
+        ),
+    ],
+)
+def test_row_and_byte_limits_cut_and_say_so(
+    engine, make_report, smtp_for, smtp_server, tmp_path, limit, said
+):
     report_id = make_report(format="csv")
     smtp_for("BEG", smtp_server.port)
     result = run_execution(
-        engine, FileStore(tmp_path), report_id=report_id, config=ReportsConfig(max_rows=1, smtp_attempts=1)
+        engine, FileStore(tmp_path), report_id=report_id, config=ReportsConfig(smtp_attempts=1, **limit)
     )
     assert result.row_count == 1 and result.truncated
     body = smtp_server.messages[0].message.get_body(("plain",)).get_content()
-    assert "limitado a 1 linhas" in body
+    assert said in body
     [part] = list(smtp_server.messages[0].message.iter_attachments())
     assert part.get_payload(decode=True).decode("utf-8-sig").splitlines() == [
         "Código;Descrição;Valor total;Empresa",
