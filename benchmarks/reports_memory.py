@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument(
         "--email", action="store_true", help="also the whole execution with e-mail (100k rows)"
     )
+    parser.add_argument("--email-only", action="store_true", help="only the whole execution with e-mail")
     args = parser.parse_args()
     from routines.companies.demo import seed_demo
     from routines.database import migrate
@@ -101,6 +102,9 @@ def main() -> None:
             ("100,000 rows x 10 columns", WIDE.format(rows=100_000), "xlsx,csv,pdf"),
             ("600 rows x 1 MB", TALL.format(rows=600), "csv,xlsx"),
         ]
+        if args.email_only:
+            _email_case(url, folder)
+            return
         print("| case | output files | baseline RSS | peak RSS | (peak - baseline) / output | time |")
         print("|---|---|---|---|---|---|")
         for name, sql, formats in cases:
@@ -129,10 +133,14 @@ def _email_case(url: str, folder: str) -> None:
         async def handle_DATA(self, server, session, envelope):  # noqa: N802
             return "250 OK"
 
-    controller = Controller(Sink(), hostname="127.0.0.1", port=0, data_size_limit=0)
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port, data_size_limit=0)
     controller.start()
     try:
-        port = controller.server.sockets[0].getsockname()[1]
         with session_scope(get_engine(url)) as session:
             set_smtp_settings(
                 session, 1, host="127.0.0.1", port=port, security="none", from_address="r@beg.com.br"

@@ -621,9 +621,19 @@ def assign_missing_slugs(session: Session) -> int:
             select(ReportDefinition).where(ReportDefinition.slug.is_(None)).order_by(ReportDefinition.id)
         )
     )
+    taken: dict[int, set[str]] = {}
+    for company_id in {d.company_id for d in missing}:
+        taken[company_id] = set(
+            session.scalars(
+                select(ReportDefinition.slug).where(
+                    ReportDefinition.company_id == company_id, ReportDefinition.slug.is_not(None)
+                )
+            )
+        )
     for definition in missing:
-        definition.slug = next_slug(session, definition.company_id, definition.name)
-        session.flush()
+        definition.slug = unique_slug(definition.name, taken[definition.company_id])
+        taken[definition.company_id].add(definition.slug)
+    session.flush()
     return len(missing)
 
 

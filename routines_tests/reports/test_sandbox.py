@@ -352,3 +352,48 @@ def test_sqlite_time_limit(sqlite_db_url):
     heavy = "with recursive n(i) as (select 1 union all select i + 1 from n) select max(i) from n"
     with pytest.raises(QueryError, match="time limit"):
         fetch_all(engine, heavy, seed_companies(engine)["BEG"], QueryLimits(10, 10_000, 0.3))
+
+
+@pytest.mark.postgres
+def test_without_createrole_the_migration_says_what_a_dba_runs(postgres_schema_url):
+    """Production without CREATEROLE: the upgrade stops with the exact statements; once a DBA ran them, it
+    completes and reports run."""
+    from sqlalchemy import create_engine
+
+    from routines.database import migrate
+    from routines.database.engine import get_engine
+    from routines.errors import UserError
+    from routines.reports.sandbox import PostgresSandbox
+    from routines.reports.surface import postgres_role_sql
+    from routines_tests.conftest import postgres_admin_url
+    from routines_tests.reports.conftest import seed_companies
+
+    admin = create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
+    with get_engine(postgres_schema_url).connect() as connection:
+        sandbox = PostgresSandbox.of(connection)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER ROLE "{sandbox.application_role}" NOCREATEROLE'))
+        with pytest.raises(UserError) as error:
+            migrate.upgrade(postgres_schema_url)
+        statements = postgres_role_sql(sandbox.role, sandbox.application_role)
+        assert f"may not create roles: ask a DBA to run `{'; '.join(statements)}`" in str(error.value)
+        with admin.connect() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+        migrate.upgrade(postgres_schema_url)
+        engine = get_engine(postgres_schema_url)
+        beg = seed_companies(engine)["BEG"]
+        assert fetch_all(engine, "select code from companies", beg, LIMITS)[1] == [("BEG",)]
+    finally:
+        admin.dispose()
+
+
+def test_reporting_names_are_per_database_and_schema():
+    from routines.reports.surface import reporting_role, reporting_schema
+
+    assert reporting_role("routines", "public") == "routines_public_reporting"
+    assert reporting_schema("public") == "public_reporting"
+    assert reporting_role("test", "t_1") != reporting_role("test", "t_2") != reporting_role("other", "t_1")
+    long = reporting_role("a" * 50, "b" * 50)
+    assert len(long) == 63 and long != reporting_role("a" * 50, "b" * 49 + "c")
