@@ -18,6 +18,7 @@ def _list(args: argparse.Namespace) -> int:
 
     from routines.database.engine import session_scope
     from routines.reports.models import ReportDefinition
+    from routines.reports.slugs import partition_key
 
     with session_scope(_engine(args)) as session:
         query = select(ReportDefinition).order_by(ReportDefinition.id)
@@ -38,7 +39,8 @@ def _list(args: argparse.Namespace) -> int:
                     schedule += f", business day {r.nth_business_day} of the month ({r.calendar_name})"
                 elif r.business_days_only:
                     schedule += f", business days only ({r.calendar_name}, shift {r.shift})"
-            print(f"{'':>7}{schedule}; to: {', '.join(r.recipients_to)}")
+            key = partition_key(r.company.code, r.slug) if r.slug else "-"
+            print(f"{'':>7}{schedule}; to: {', '.join(r.recipients_to)}; partition {key}")
     return 0
 
 

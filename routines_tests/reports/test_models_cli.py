@@ -52,6 +52,7 @@ def test_cli_add_list_enable_disable_run(db_url, companies, capsys, tmp_path, mo
     assert main(["reports", "list"]) == 0
     out = capsys.readouterr().out
     assert "Empresas" in out and "business days only (B3, shift following)" in out and "xlsx,csv" in out
+    assert "partition BEG-empresas" in out
 
     assert main(["reports", "add", "--company", "BEG", "--name", "Ruim", "--query", "delete from companies",
                  "--to", "a@beg.com.br", "--cron", "0 7 * * *"]) == 2  # fmt: skip
