@@ -64,3 +64,15 @@ def load_code_location():
     from routines.definitions import defs
 
     return defs()
+
+
+def apply_partition_requests(instance, result) -> None:
+    """What the daemon does with a sensor result's dynamic partition requests (add and delete)."""
+    import dagster as dg
+
+    for request in result.dynamic_partitions_requests or []:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
