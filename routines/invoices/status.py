@@ -80,4 +80,3 @@ def check(current: str, target: str, process_id: int | None = None) -> Status:
     if destination not in TRANSITIONS[source]:
         raise IllegalTransition(source, destination, process_id)
     return destination
-
