@@ -35,9 +35,8 @@ def _db_current(args: argparse.Namespace) -> int:
     problem, state = migrate.database_status(args.url)
     if state == "unreachable":
         raise UserError(problem)
-    print(f"{describe_url(args.url or migrate.settings.database_url())}: {state}")
-    if problem:
-        print(f"  {problem}")
+    advice = ": run `routines db upgrade`" if problem else ""
+    print(f"{describe_url(args.url or migrate.settings.database_url())}: {state}{advice}")
     return 0
 
 
