@@ -21,10 +21,8 @@ from routines.database.base import Base, UtcDateTime, utcnow
 FORMATS = ("xlsx", "pdf", "csv")
 SECURITY_MODES = ("none", "starttls", "tls")
 SHIFT_CONVENTIONS = ("skip", "following", "preceding", "modified_following", "modified_preceding")
-TRIGGERS = ("schedule", "manual", "ui")
-# pending: requested, waiting for its run; running; success; failed; missed: older than the catch-up limit.
-EXECUTION_STATUSES = ("pending", "running", "success", "failed", "missed")
-RUN_REQUEST_STATUSES = ("pending", "accepted", "rejected")
+# report_executions.status: pending (requested, waiting for its run), running, success, failed, missed (older
+# than the catch-up limit); report_run_requests.status: pending, accepted, rejected.
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
 

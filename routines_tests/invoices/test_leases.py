@@ -22,24 +22,33 @@ def count(engine) -> int:
 def test_concurrent_holders_never_exceed_the_limit(db_url):
     engine = get_engine(db_url)
     limit, inside, peak, lock = 3, [0], [0], threading.Lock()
+    seen: list[int] = []  # lease rows counted by each holder while inside its slot
+    errors: list[BaseException] = []  # raised in a worker thread: re-raised here, where it fails the test
 
     def worker(n: int) -> None:
-        leases = RpaLeases(engine, limit, f"run:{n}", poll_interval=0.01)
-        for _ in range(3):
-            with leases.slot():
-                with lock:
-                    inside[0] += 1
-                    peak[0] = max(peak[0], inside[0])
-                    assert count(engine) <= limit
-                time.sleep(0.02)
-                with lock:
-                    inside[0] -= 1
+        try:
+            leases = RpaLeases(engine, limit, f"run:{n}", poll_interval=0.01)
+            for _ in range(3):
+                with leases.slot():
+                    with lock:
+                        inside[0] += 1
+                        peak[0] = max(peak[0], inside[0])
+                    seen.append(count(engine))
+                    time.sleep(0.02)
+                    with lock:
+                        inside[0] -= 1
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a holder never got a slot"
+    if errors:
+        raise errors[0]
+    assert len(seen) == 8 * 3 and max(seen) <= limit, seen
     assert peak[0] == limit
     assert count(engine) == 0
 

@@ -2,6 +2,7 @@
 requests (as the daemon launches them), run-now from the business application and from the UI."""
 
 import io
+import sqlite3
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -199,6 +200,7 @@ def test_code_location_loads():
 
 
 def test_sensor_skips_with_a_clear_reason_on_an_unmigrated_database(sqlite_url):
+    sqlite3.connect(sqlite_url.removeprefix("sqlite:///")).close()  # an empty database file
     with dg.instance_for_test() as instance:
         result = tick(instance, sqlite_url, sp(2026, 11, 19, 8))
     assert result.run_requests == []

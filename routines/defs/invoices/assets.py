@@ -65,7 +65,7 @@ def invoice_processes(context: dg.AssetExecutionContext, database: DatabaseResou
 
     month = service.month_start(context.partition_key)
     with database.session() as session:
-        summary = service.create_month_processes(session, month, service.run_actor(context.run_id))
+        summary = service.create_month_processes(session, month, service.run_actor(context.run.run_id))
         counts = service.status_counts(session, month)
     context.log.info(
         f"{service.month_label(month)}: {summary.created} processo(s) criado(s), {summary.existing} já existiam"
@@ -113,12 +113,12 @@ def downloaded_invoices(
                 rpa.get_client(),
                 month,
                 operator,
-                service.run_actor(context.run_id),
+                service.run_actor(context.run.run_id),
                 log=context.log.info,
                 leases=RpaLeases(
                     database.get_engine(),
                     rpa_job_limit(context.instance, rpa),
-                    service.run_actor(context.run_id),
+                    service.run_actor(context.run.run_id),
                 ),
             )
     except UserError as exc:
@@ -164,7 +164,7 @@ def sat_uploads(
             file_store.get_store(),
             sat.get_client(),
             month,
-            service.run_actor(context.run_id),
+            service.run_actor(context.run.run_id),
             log=context.log.info,
         )
     with database.session() as session:
