@@ -412,3 +412,42 @@ def _produce_and_send(engine, store, execution_id, report_id, snap, config, now,
         truncated=table.truncated, files=files, recipients=to + cc, message_id=message_id,
         preview=preview_markdown(table),
     )  # fmt: skip
+
+
+# -- a definition's file, without e-mail (export tasks of type `report`) -------------------------------------
+@dataclass(frozen=True)
+class RenderedReport:
+    file_name: str
+    data: bytes
+    row_count: int
+    truncated: bool
+
+
+def render_definition_file(
+    engine: Engine,
+    *,
+    report_id: int,
+    company_id: int,
+    day: date,
+    fmt: str,
+    config: ReportsConfig | None = None,
+    now: Callable[[], datetime] = utcnow,
+) -> RenderedReport:
+    """Run one of company `company_id`'s report definitions for reference day `day` (the same read-only query
+    as a scheduled execution) and render it as `fmt`, in memory; no e-mail, no execution row. A report of
+    another company is refused as if it did not exist."""
+    config = config or ReportsConfig.from_env()
+    with session_scope(engine) as session:
+        definition = session.get(ReportDefinition, report_id)
+        if definition is None or definition.company_id != company_id:
+            raise ReportValidationError("report_id", f"no report with id {report_id} in this company")
+        name, company = definition.name, definition.company
+        sql = definition.query_sql or dataset_sql(definition.dataset or "", company_id, name)
+        timezone = definition.timezone or DEFAULT_TIMEZONE
+    (fmt,) = parse_formats(fmt, name)
+    table = run_query(engine, sql, config.max_rows, config.query_timeout_seconds, name)
+    context = ReportContext(
+        title=name, company=company.name, period=f"{day:%d/%m/%Y}", generated_at=now(), timezone=timezone
+    )
+    file_name = f"{company.code.lower()}_{_slug(name)}_{day:%Y%m%d}.{fmt}"
+    return RenderedReport(file_name, render(table, context, fmt), table.row_count, table.truncated)
