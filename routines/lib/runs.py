@@ -23,22 +23,18 @@ def run_failure_message(context: dg.RunFailureSensorContext) -> str:
 
 
 def failed_assets(context: dg.RunFailureSensorContext) -> list[dg.AssetKey]:
-    """The assets of the failed steps (all the run's selected assets when the steps cannot be mapped)."""
+    """The assets computed by the failed steps (the run's selected assets when no step maps to an asset)."""
     run = context.dagster_run
     keys: list[dg.AssetKey] = []
     repository = context.repository_def
-    if repository is not None and repository.has_job(run.job_name):
-        from dagster._core.definitions.dependency import NodeHandle
-
-        layer = repository.get_job(run.job_name).asset_layer
+    if repository is not None:
+        by_op: dict[str, list[dg.AssetKey]] = {}
+        for assets_def in set(repository.assets_defs_by_key.values()):
+            if assets_def.is_executable:
+                by_op.setdefault(assets_def.op.name, []).extend(assets_def.keys)
         for event in context.get_step_failure_events():
-            node = (event.step_key or "").split("[", 1)[0]
-            try:
-                assets_def = layer.get_assets_def_for_node(NodeHandle.from_string(node))
-            except Exception:  # noqa: BLE001 - an op that is not an asset has no owners
-                assets_def = None
-            if assets_def is not None:
-                keys.extend(key for key in assets_def.keys if key not in keys)
+            node = (event.step_key or "").split("[", 1)[0].rsplit(".", 1)[-1]
+            keys.extend(key for key in by_op.get(node, []) if key not in keys)
     return keys or list(run.asset_selection or ())
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from routines import TIMEZONE
+from routines.database.engine import session_scope
 from routines.errors import UserError
 from routines.exports.context import ExportContext, ExportOutput, slug, thousands
 from routines.exports.payloads import ApprovalLetterPayload, InvoiceFilesPayload, InvoicesMonthPayload
@@ -113,8 +114,8 @@ INDEX_COLUMNS = [
 def invoice_files(ctx: ExportContext, payload: InvoiceFilesPayload) -> ExportOutput:
     """Every downloaded invoice of the month (checked against its recorded sha256) plus `indice.xlsx`."""
     query = _month_processes(ctx.company.id, payload.first_day).where(InvoiceProcess.file_key.is_not(None))
-    with ctx.engine.connect() as connection:
-        processes = connection.execute(query.order_by(Operator.code, Client.name, InvoiceProcess.id)).all()
+    with session_scope(ctx.engine) as session:
+        processes = session.execute(query.order_by(Operator.code, Client.name, InvoiceProcess.id)).all()
     buffer = io.BytesIO()
     index, problems = [], 0
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -123,11 +124,11 @@ def invoice_files(ctx: ExportContext, payload: InvoiceFilesPayload) -> ExportOut
             name = f"{operator.code}/{slug(client.name, 40)}_processo{process.id}.{extension}"
             note = ""
             if not ctx.store.exists(process.file_key):
-                note, name = "arquivo ausente no armazenamento", ""
+                note, name = "arquivo ausente no armazenamento", None
             else:
                 data = ctx.store.read_bytes(process.file_key)
                 if process.file_sha256 and hashlib.sha256(data).hexdigest() != process.file_sha256:
-                    note, name = "sha256 diferente do registrado: arquivo não incluído", ""
+                    note, name = "sha256 diferente do registrado: arquivo não incluído", None
                 else:
                     archive.writestr(name, data)
             problems += bool(note)
@@ -158,8 +159,8 @@ def approval_letter(ctx: ExportContext, payload: ApprovalLetterPayload) -> Expor
     query = _month_processes(ctx.company.id, payload.first_day).where(
         InvoiceProcess.approved_at.is_not(None), InvoiceProcess.status.in_([s.value for s in APPROVED_STATUSES])
     )
-    with ctx.engine.connect() as connection:
-        approved = connection.execute(query.order_by(Client.name, Operator.code, InvoiceProcess.id)).all()
+    with session_scope(ctx.engine) as session:
+        approved = session.execute(query.order_by(Client.name, Operator.code, InvoiceProcess.id)).all()
     if not approved:
         raise UserError(f"nenhuma fatura aprovada em {payload.label} para {ctx.company.name}")
     ctx.progress(30, 100, f"{len(approved)} faturas aprovadas")
