@@ -67,6 +67,7 @@ def export_task(context: dg.OpExecutionContext, database: DatabaseResource, file
 
 @dg.job(
     name="export_task_job",
+    executor_def=dg.in_process_executor,  # one op: a second process per run would only add start-up time
     description="Uma execução por tarefa de exportação (run key = tarefa e tentativa), iniciada pelo sensor.",
     tags={
         # A failed export is recorded on its task and told to its user: re-running it is the user's `retry`.
