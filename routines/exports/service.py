@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, bindparam, or_, select, update
+from sqlalchemy import Engine, String, cast, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -148,20 +148,31 @@ def request_pending(session: Session, now: datetime, config: ExportsConfig) -> l
         .order_by(t.priority.desc(), t.id)
         .limit(config.tick_batch)
     ).all()
-    plans, changes = [], []
+    plans, new, again = [], [], []
     for task_id, priority, attempts, run_key, requested_at in rows:
         if requested_at is None or run_key is None:
-            attempts, run_key = attempts + 1, run_key_for(task_id, attempts + 1)
-        plans.append(RunPlan(task_id, run_key, priority))
-        changes.append({"b_id": task_id, "b_attempts": attempts, "b_key": run_key, "b_at": now})
-    if changes:
-        table = t.__table__
+            plans.append(RunPlan(task_id, run_key_for(task_id, attempts + 1), priority))
+            new.append(task_id)
+        else:
+            plans.append(RunPlan(task_id, run_key, priority))
+            again.append(task_id)
+    # One statement per kind (a row-by-row executemany costs a round trip per task on PostgreSQL); the key is
+    # computed by the database exactly as run_key_for does.
+    next_key = literal("export-") + cast(t.id, String) + literal("-") + cast(t.attempts + 1, String)
+    for start in range(0, len(new), 1000):
         session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.status == "pending")
-            .values(attempts=bindparam("b_attempts"), dagster_run_key=bindparam("b_key"), requested_at=bindparam("b_at")),
-            changes,
-        )  # fmt: skip
+            update(t)
+            .where(t.id.in_(new[start : start + 1000]), t.status == "pending")
+            .values(attempts=t.attempts + 1, dagster_run_key=next_key, requested_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    for start in range(0, len(again), 1000):
+        session.execute(
+            update(t)
+            .where(t.id.in_(again[start : start + 1000]), t.status == "pending")
+            .values(requested_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return plans
 
 
