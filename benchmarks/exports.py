@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,7 +65,9 @@ def invoice_rows(n: int) -> list[tuple]:
 def bare_write(rows: list[tuple]) -> bytes:
     """Baseline: the same cells through xlsxwriter's generic write() (timestamps given ready, naive local)."""
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "default_date_format": "dd/mm/yyyy hh:mm"})
+    workbook = xlsxwriter.Workbook(
+        buffer, {"constant_memory": True, "default_date_format": "dd/mm/yyyy hh:mm"}
+    )
     sheet = workbook.add_worksheet("Faturas")
     sheet.write_row(0, 0, [c.name for c in INVOICE_COLUMNS])
     write = sheet.write
@@ -90,7 +92,9 @@ def part_a_b(rows_count: int, repeat: int, workdir: Path) -> None:
     rows = invoice_rows(rows_count)
     naive = [tuple(local_naive(v) if isinstance(v, datetime) else v for v in row) for row in rows]
     cells = rows_count * len(INVOICE_COLUMNS)
-    print(f"\nA. {rows_count:,} rows x {len(INVOICE_COLUMNS)} columns ({cells:,} cells), best of {repeat}, alternating")
+    print(
+        f"\nA. {rows_count:,} rows x {len(INVOICE_COLUMNS)} columns ({cells:,} cells), best of {repeat}, alternating"
+    )
     bare_times, ours_times = [], []
     for _ in range(repeat):
         bare_times.append(best(lambda: bare_write(naive), 1))
@@ -100,7 +104,10 @@ def part_a_b(rows_count: int, repeat: int, workdir: Path) -> None:
     print(f"   exports writer (formats, widths): {ours_s:6.2f} s")
     print(f"   ratio: {ours_s / bare_s:.2f}x (goal <= 1.30x: {'OK' if ours_s / bare_s <= 1.3 else 'MISSED'})")
 
-    for label, url in (("SQLite", f"sqlite:///{workdir / 'progress.db'}"), ("PostgreSQL", postgres_schema(workdir))):
+    for label, url in (
+        ("SQLite", f"sqlite:///{workdir / 'progress.db'}"),
+        ("PostgreSQL", postgres_schema(workdir)),
+    ):
         if url is None:
             print(f"\nB. ({label}: unreachable, skipped)")
             continue
@@ -116,7 +123,12 @@ def part_a_b(rows_count: int, repeat: int, workdir: Path) -> None:
             reporter = service.ProgressReporter(engine, task_id, run_id, interval)
             context.report_progress = reporter
             with_progress.append(
-                best(lambda: write_xlsx([Sheet("Faturas", INVOICE_COLUMNS, iter(rows))], context.rows_progress(len(rows))), 1)
+                best(
+                    lambda c=context: write_xlsx(
+                        [Sheet("Faturas", INVOICE_COLUMNS, iter(rows))], c.rows_progress(len(rows))
+                    ),
+                    1,
+                )
             )
             writes.append(reporter.writes)
         # the cost itself: one progress write, timed alone
@@ -127,7 +139,9 @@ def part_a_b(rows_count: int, repeat: int, workdir: Path) -> None:
         write_s = (time.perf_counter() - start) / 50
         base, ours = min(without), min(with_progress)
         print(f"\nB. progress to a task row ({label}, throttle {interval} s): {writes} writes per export")
-        print(f"   export without progress: {base:6.2f} s; with progress: {ours:6.2f} s -> {100 * (ours / base - 1):+.1f}%")
+        print(
+            f"   export without progress: {base:6.2f} s; with progress: {ours:6.2f} s -> {100 * (ours / base - 1):+.1f}%"
+        )
         estimate = 100 * max(writes) * write_s / base
         print(f"   one progress write: {write_s * 1000:.2f} ms -> writes x cost = {estimate:.2f}% of the export "
               f"(goal < 5%: {'OK' if estimate < 5 and ours / base < 1.05 else 'MISSED'})")  # fmt: skip
@@ -177,7 +191,9 @@ def prepared(url: str) -> tuple:
 def claimed_task(url: str) -> tuple:
     engine, user_id, _ = prepared(url)
     with session_scope(engine) as session:
-        task = service.create_task(session, task_type="invoices_month", user=user_id, payload={"month": "2025-06"})
+        task = service.create_task(
+            session, task_type="invoices_month", user=user_id, payload={"month": "2025-06"}
+        )
         (plan,) = service.request_pending(session, datetime.now(UTC), ExportsConfig())
     service.claim_task(engine, task.id, run_id="bench", run_key=plan.run_key, slots=5)
     return engine, task.id, "bench"
@@ -198,7 +214,10 @@ def part_d(workdir: Path, pending: int) -> None:
     from routines.lib.resources import DatabaseResource
 
     print(f"\nD. sensor tick (Dagster evaluate_tick, run requests included) with {pending:,} pending tasks")
-    for label, url in (("SQLite", f"sqlite:///{workdir / 'sensor.db'}"), ("PostgreSQL", postgres_schema(workdir))):
+    for label, url in (
+        ("SQLite", f"sqlite:///{workdir / 'sensor.db'}"),
+        ("PostgreSQL", postgres_schema(workdir)),
+    ):
         if url is None:
             print(f"   {label}: unreachable, skipped")
             continue
@@ -211,9 +230,11 @@ def part_d(workdir: Path, pending: int) -> None:
             ticks = []
             with tempfile.TemporaryDirectory() as home, dg.instance_for_test(temp_dir=home) as instance:
                 now = datetime.now(UTC)
-                sensor = build_export_tasks_sensor(export_task_job, clock=lambda: now)
+                sensor = build_export_tasks_sensor(export_task_job, clock=lambda now=now: now)
                 for _ in range(math.ceil(pending / batch) + 1):
-                    context = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource(url=url)})
+                    context = dg.build_sensor_context(
+                        instance=instance, resources={"database": DatabaseResource(url=url)}
+                    )
                     start = time.perf_counter()
                     result = sensor.evaluate_tick(context)
                     ticks.append((time.perf_counter() - start, len(result.run_requests or [])))
@@ -238,9 +259,14 @@ def part_c(workdir: Path, tasks: int, limit: int) -> None:
 
         def all_done(count: int) -> bool:
             with engine.connect() as connection:
-                return connection.scalar(
-                    select(func.count()).select_from(ExportTask).where(ExportTask.status.in_(["completed", "failed"]))
-                ) >= count
+                return (
+                    connection.scalar(
+                        select(func.count())
+                        .select_from(ExportTask)
+                        .where(ExportTask.status.in_(["completed", "failed"]))
+                    )
+                    >= count
+                )
 
         # a warm-up task (code server up, first imports), then one task alone: the unit of the ideal
         for label in ("warm-up", "alone"):
@@ -253,7 +279,9 @@ def part_c(workdir: Path, tasks: int, limit: int) -> None:
             run_s = connection.execute(
                 select(ExportTask.started_at, ExportTask.finished_at).order_by(ExportTask.id.desc()).limit(1)
             ).one()
-        print(f"   one task alone: {alone:.1f} s from insert to completed (its op: {(run_s[1] - run_s[0]).total_seconds():.2f} s)")
+        print(
+            f"   one task alone: {alone:.1f} s from insert to completed (its op: {(run_s[1] - run_s[0]).total_seconds():.2f} s)"
+        )
 
         slots_seen = [0]
         stop = threading.Event()
@@ -278,7 +306,9 @@ def part_c(workdir: Path, tasks: int, limit: int) -> None:
                 .order_by(ExportTask.id)
                 .offset(2)
             ).all()
-    events = sorted([(r.started_at, 1) for r in rows] + [(r.finished_at, -1) for r in rows], key=lambda e: (e[0], e[1]))
+    events = sorted(
+        [(r.started_at, 1) for r in rows] + [(r.finished_at, -1) for r in rows], key=lambda e: (e[0], e[1])
+    )
     running = peak = 0
     for _, delta in events:
         running += delta
@@ -287,7 +317,9 @@ def part_c(workdir: Path, tasks: int, limit: int) -> None:
     ideal = math.ceil(tasks / limit) * alone
     print(f"   completed {completed}/{tasks}; tasks processing at once (task rows): max {peak}; "
           f"Dagster slots claimed (sampled): max {slots_seen[0]} (limit {limit}: {'never exceeded' if peak <= limit and slots_seen[0] <= limit else 'EXCEEDED'})")  # fmt: skip
-    print(f"   total {total:.1f} s; ideal ceil({tasks}/{limit}) x {alone:.1f} s = {ideal:.1f} s -> {total / ideal:.2f}x")
+    print(
+        f"   total {total:.1f} s; ideal ceil({tasks}/{limit}) x {alone:.1f} s = {ideal:.1f} s -> {total / ideal:.2f}x"
+    )
 
 
 def main() -> int:

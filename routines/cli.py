@@ -82,7 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _register_platform(subparsers)
-    for module in (companies_cli, calendar_cli, market_cli, invoices_cli, reports_cli, exports_cli, notifications_cli):
+    for module in (
+        companies_cli,
+        calendar_cli,
+        market_cli,
+        invoices_cli,
+        reports_cli,
+        exports_cli,
+        notifications_cli,
+    ):
         module.register(subparsers)
     return parser
 

@@ -86,7 +86,9 @@ def cleanup_task_files(
         raise UserError(f"--days {days}: keep files at least one day")
     now = now or utcnow()
     cutoff = now - timedelta(days=days)
-    report = CleanupReport(days=days, cutoff=cutoff, dry_run=dry_run, files=plan_cleanup(engine, store, cutoff))
+    report = CleanupReport(
+        days=days, cutoff=cutoff, dry_run=dry_run, files=plan_cleanup(engine, store, cutoff)
+    )
     if dry_run or not report.files:
         return report
     task_ids = [f.task_id for f in report.files if f.task_id is not None]

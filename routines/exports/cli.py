@@ -31,7 +31,11 @@ def _request(args: argparse.Namespace) -> int:
 
     with session_scope(get_engine(args.url)) as session:
         task = create_task(
-            session, task_type=args.type, user=args.user, payload=_payload_text(args.payload), priority=args.priority
+            session,
+            task_type=args.type,
+            user=args.user,
+            payload=_payload_text(args.payload),
+            priority=args.priority,
         )
         print(f"task {task.id}: {task.task_type} pending for {task.user.email} ({task.company.code})")
     return 0
@@ -44,7 +48,9 @@ def _list(args: argparse.Namespace) -> int:
 
     with session_scope(get_engine(args.url)) as session:
         user_id = find_user(session, args.user).id if args.user else None
-        tasks = list_tasks(session, user_id=user_id, company_code=args.company, status=args.status, limit=args.limit)
+        tasks = list_tasks(
+            session, user_id=user_id, company_code=args.company, status=args.status, limit=args.limit
+        )
         for task in tasks:
             file = task.file_name if task.downloadable else ("(removido)" if task.file_removed_at else "")
             print(
@@ -135,11 +141,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     request = commands.add_parser("request", help="queue a task (validated now; run by Dagster)")
     request.add_argument("type", help="task type (see `routines exports types`)")
-    request.add_argument("--user", required=True, help="the user asking (id or e-mail); the task is of their company")
+    request.add_argument(
+        "--user", required=True, help="the user asking (id or e-mail); the task is of their company"
+    )
     request.add_argument("--payload", default="{}", help="JSON object, or @FILE holding it")
     request.add_argument("--priority", type=int, default=0, help="higher runs first (Dagster run priority)")
     request.set_defaults(handler=_request)
-    listing = commands.add_parser("list", help="newest first: id, created, type, status, progress, company, user, file")
+    listing = commands.add_parser(
+        "list", help="newest first: id, created, type, status, progress, company, user, file"
+    )
     listing.add_argument("--user", help="only this user's tasks (id or e-mail)")
     listing.add_argument("--company", help="only this company's tasks (code)")
     listing.add_argument("--status", choices=("pending", "processing", "completed", "failed", "cancelled"))
@@ -162,4 +172,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     types = commands.add_parser("types", help="the export types, their files and payload fields")
     types.set_defaults(handler=_types)
     for parser in (request, listing, show, retry, cancel, cleanup):
-        parser.add_argument("--url", help="database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)")
+        parser.add_argument(
+            "--url", help="database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)"
+        )

@@ -148,7 +148,9 @@ class SendEmailPayload(Payload):
     cc: list[Email] = Field(default_factory=list, max_length=50)
     subject: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1, max_length=100_000)
-    attach_task_id: int | None = Field(default=None, gt=0, description="a completed task whose file is attached")
+    attach_task_id: int | None = Field(
+        default=None, gt=0, description="a completed task whose file is attached"
+    )
 
 
 def _field_name(location: tuple) -> str:

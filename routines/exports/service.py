@@ -236,7 +236,9 @@ def claim_task(
         task = session.get(t, task_id)
         if task is None:
             return Claim("skip", f"task {task_id} does not exist")
-        takeover = bool(previous_run_id) and task.status == "processing" and task.dagster_run_id == previous_run_id
+        takeover = (
+            bool(previous_run_id) and task.status == "processing" and task.dagster_run_id == previous_run_id
+        )
         if task.dagster_run_key != run_key or not (task.status == "pending" or takeover):
             return Claim("skip", f"task {task_id} is {task.status} and not waiting for this run ({run_key})")
         busy = set(session.scalars(select(t.slot).where(t.status == "processing", t.id != task_id)))
@@ -244,7 +246,11 @@ def claim_task(
             "claimed", task_type=task.task_type, payload=dict(task.payload or {}), user_id=task.user_id,
             company_id=task.company_id, created_at=task.created_at, attempt=task.attempts,
         )  # fmt: skip
-        expected = (t.status == "processing", t.dagster_run_id == previous_run_id) if takeover else (t.status == "pending",)
+        expected = (
+            (t.status == "processing", t.dagster_run_id == previous_run_id)
+            if takeover
+            else (t.status == "pending",)
+        )
     for slot in (s for s in range(slots) if s not in busy):
         try:
             with session_scope(engine) as session:
@@ -336,7 +342,9 @@ def complete_task(
     stored = None
     if output.data is not None:
         if not output.extension:
-            raise ValueError(f"export {claim.task_type} returned a file without an extension: {output.file_name!r}")
+            raise ValueError(
+                f"export {claim.task_type} returned a file without an extension: {output.file_name!r}"
+            )
         digest = hashlib.sha256(output.data).hexdigest()
         key = task_file_key(claim.created_at, claim.task_type, task_id, digest, output.extension)
         stored = store.write_bytes(key, output.data)
@@ -462,7 +470,9 @@ def run_ended(
     """A run of the task ended in Dagster as `failed` or `canceled` without finishing the task (killed worker,
     run monitoring, cancelled from the Dagster UI): settle the task. Returns whether it changed it."""
     if outcome == "failed":
-        return fail_task(engine, task_id, error or "a execução no Dagster falhou", run_id=run_id, run_key=run_key)
+        return fail_task(
+            engine, task_id, error or "a execução no Dagster falhou", run_id=run_id, run_key=run_key
+        )
     t = ExportTask
     owned = [(t.status == "processing") & (t.dagster_run_id == run_id)]
     if run_key:
@@ -515,7 +525,13 @@ def execute_task(
     waited = False
     while True:
         claim = claim_task(
-            engine, task_id, run_id=run_id, run_key=run_key, slots=slots, previous_run_id=previous_run_id, now=now
+            engine,
+            task_id,
+            run_id=run_id,
+            run_key=run_key,
+            slots=slots,
+            previous_run_id=previous_run_id,
+            now=now,
         )
         if claim.state != "wait":
             break

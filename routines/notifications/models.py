@@ -34,7 +34,9 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(20))
     title: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
-    task_id: Mapped[int | None] = mapped_column(ForeignKey("export_tasks.id", ondelete="SET NULL"), index=True)
+    task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("export_tasks.id", ondelete="SET NULL"), index=True
+    )
     run_id: Mapped[str | None] = mapped_column(String(64))
     job_name: Mapped[str | None] = mapped_column(String(200))
     link_url: Mapped[str | None] = mapped_column(String(500))

@@ -130,7 +130,9 @@ def failed_run_title(failure: FailedRun) -> str:
     return f"Falha na execução de {failure.job_name}{suffix}"
 
 
-def routine_recipients(session: Session, owners: Iterable[str], company_code: str | None = None) -> list[User]:
+def routine_recipients(
+    session: Session, owners: Iterable[str], company_code: str | None = None
+) -> list[User]:
     """Who is told about a failed routine.
 
     1. The owners of the failed assets that are users (Dagster asset `owners`, matched by e-mail; `team:` owners

@@ -48,7 +48,9 @@ def store(file_store_root) -> FileStore:
     return FileStore(file_store_root)
 
 
-def insert_task(engine, task_type: str, user_id: int, company_id: int, payload: dict, priority: int | None = None):
+def insert_task(
+    engine, task_type: str, user_id: int, company_id: int, payload: dict, priority: int | None = None
+):
     """What the business application does: a plain INSERT of the columns it knows, nothing else."""
     columns = "task_type, user_id, company_id, payload" + (", priority" if priority is not None else "")
     values = ":task_type, :user_id, :company_id, :payload" + (", :priority" if priority is not None else "")
@@ -87,7 +89,8 @@ def task_history(engine):
     def history(task_id: int) -> list[tuple[str, int]]:
         with engine.connect() as connection:
             rows = connection.execute(
-                text("SELECT status, progress FROM task_history WHERE task_id = :t ORDER BY id"), {"t": task_id}
+                text("SELECT status, progress FROM task_history WHERE task_id = :t ORDER BY id"),
+                {"t": task_id},
             ).all()
         changes = []
         for row in rows:  # consecutive identical states are one state for a reader
@@ -110,7 +113,10 @@ def run_pending(instance, db_url, store_root, now: datetime = T0) -> Ran:
     from routines.defs.exports.jobs import export_task_job
     from routines.defs.exports.sensors import build_export_tasks_sensor
 
-    resources = {"database": DatabaseResource(url=db_url), "file_store": FileStoreResource(root=str(store_root))}
+    resources = {
+        "database": DatabaseResource(url=db_url),
+        "file_store": FileStoreResource(root=str(store_root)),
+    }
     sensor = build_export_tasks_sensor(export_task_job, clock=lambda: now)
     context = dg.build_sensor_context(instance=instance, resources={"database": resources["database"]})
     result = sensor.evaluate_tick(context)
@@ -149,7 +155,9 @@ def invoices(engine, people, store):
         ("REJEITADO", True, False),
     ]
     with session_scope(engine) as session:
-        operators = [Operator(code=code, name=f"Operadora {code}", has_rpa=True) for code in ("VIVO", "CLARO")]
+        operators = [
+            Operator(code=code, name=f"Operadora {code}", has_rpa=True) for code in ("VIVO", "CLARO")
+        ]
         session.add_all(operators)
         clients = [
             Client(company_id=people["BEG"], name=name, cnpj=cnpj)
@@ -170,14 +178,24 @@ def invoices(engine, people, store):
             session.flush()
             if downloaded:
                 data = pdf_bytes(f"Fatura {operator.code} {client.name}")
-                stored = store.write_bytes(f"invoices/2025/06/01/{operator.code}-cliente{client.id}-processo{process.id}.pdf", data)
-                process.file_key, process.file_sha256, process.file_size = stored.key, stored.sha256, stored.size
+                stored = store.write_bytes(
+                    f"invoices/2025/06/01/{operator.code}-cliente{client.id}-processo{process.id}.pdf", data
+                )
+                process.file_key, process.file_sha256, process.file_size = (
+                    stored.key,
+                    stored.sha256,
+                    stored.size,
+                )
             if approved:
                 process.approved_by, process.approved_at = "ana.souza", approved_at
             if status == "UPLOAD_REALIZADO":
                 process.sat_protocol, process.uploaded_at = "SAT-2025-000123", approved_at
             if status == "REJEITADO":
-                process.rejected_by, process.rejected_at, process.rejection_reason = "ana", approved_at, "valor errado"
+                process.rejected_by, process.rejected_at, process.rejection_reason = (
+                    "ana",
+                    approved_at,
+                    "valor errado",
+                )
             processes.append(process)
             session.add(ProcessTransition(process_id=process.id, to_status=status, actor="test"))
         session.add(ClientOperator(client_id=clients[0].id, operator_id=operators[0].id))

@@ -42,9 +42,13 @@ class Deployment:
             if value:
                 return value
             if self.process.poll() is not None:
-                raise AssertionError(f"dagster-daemon exited ({self.process.returncode}) waiting for {what}:\n{self.log_tail()}")
+                raise AssertionError(
+                    f"dagster-daemon exited ({self.process.returncode}) waiting for {what}:\n{self.log_tail()}"
+                )
             time.sleep(every)
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; daemon log:\n{self.log_tail()}")
+        raise AssertionError(
+            f"timed out after {timeout:.0f} s waiting for {what}; daemon log:\n{self.log_tail()}"
+        )
 
 
 @contextmanager
@@ -64,7 +68,12 @@ def deployment(tmp_path: Path, db_url: str, file_store_root: Path, **extra_env: 
     log = tmp_path / "daemon.log"
     with open(log, "w") as output:
         process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO_ROOT / "workspace.yaml")],
+            [
+                str(Path(sys.executable).with_name("dagster-daemon")),
+                "run",
+                "-w",
+                str(REPO_ROOT / "workspace.yaml"),
+            ],
             cwd=tmp_path,
             env=env,
             stdout=output,

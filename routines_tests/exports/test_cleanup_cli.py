@@ -25,14 +25,20 @@ NOW = datetime.now(UTC)
 def completed_task(engine, store, user_id: int, data: bytes, finished_days_ago: float) -> ExportTask:
     """A task taken through the real life cycle (create, request, claim, complete), finished N days ago."""
     with session_scope(engine) as session:
-        task_id = service.create_task(session, task_type="invoices_month", user=user_id, payload={"month": "2025-06"}).id
+        task_id = service.create_task(
+            session, task_type="invoices_month", user=user_id, payload={"month": "2025-06"}
+        ).id
         (plan,) = service.request_pending(session, T0, ExportsConfig())
     claim = service.claim_task(engine, task_id, run_id=f"run-{task_id}", run_key=plan.run_key, slots=5)
     output = ExportOutput(summary="teste", data=data, file_name=f"faturas_{task_id}.xlsx")
-    service.complete_task(engine, store, task_id, claim, output, run_id=f"run-{task_id}", config=ExportsConfig())
+    service.complete_task(
+        engine, store, task_id, claim, output, run_id=f"run-{task_id}", config=ExportsConfig()
+    )
     with session_scope(engine) as session:
         session.execute(
-            update(ExportTask).where(ExportTask.id == task_id).values(finished_at=NOW - timedelta(days=finished_days_ago))
+            update(ExportTask)
+            .where(ExportTask.id == task_id)
+            .values(finished_at=NOW - timedelta(days=finished_days_ago))
         )
         return session.get(ExportTask, task_id)
 
@@ -43,10 +49,14 @@ def old_file(store, key: str, data: bytes, days_ago: float) -> None:
     os.utime(path, (stamp, stamp))
 
 
-def test_cleanup_dry_run_lists_exactly_what_the_real_run_removes(engine, people, store, file_store_root, capsys):
+def test_cleanup_dry_run_lists_exactly_what_the_real_run_removes(
+    engine, people, store, file_store_root, capsys
+):
     old = completed_task(engine, store, people["bruno"], b"old file", finished_days_ago=40)
     recent = completed_task(engine, store, people["bruno"], b"recent file", finished_days_ago=5)
-    old_file(store, "task_files/2025/01/invoices_month/99_deadbeef.xlsx", b"orphan", days_ago=45)  # run killed mid-way
+    old_file(
+        store, "task_files/2025/01/invoices_month/99_deadbeef.xlsx", b"orphan", days_ago=45
+    )  # run killed mid-way
     old_file(store, "task_files/2025/01/invoices_month/.98_x.xlsx.abc.part", b"half", days_ago=45)
     old_file(store, "task_files/2025/06/report/97_cafecafe.pdf", b"young orphan", days_ago=1)
     old_file(store, "reports/2025/01/02/not_a_task_file.pdf", b"other domain", days_ago=400)
@@ -78,13 +88,20 @@ def test_cleanup_dry_run_lists_exactly_what_the_real_run_removes(engine, people,
     assert main(["exports", "cleanup", "--days", "0"]) == 2
 
 
-def test_the_daily_cleanup_job_records_what_it_removed(engine, db_url, people, store, file_store_root, tmp_path, monkeypatch):
+def test_the_daily_cleanup_job_records_what_it_removed(
+    engine, db_url, people, store, file_store_root, tmp_path, monkeypatch
+):
     old = completed_task(engine, store, people["bruno"], b"x" * 100, finished_days_ago=31)
     monkeypatch.setenv("ROUTINES_EXPORTS_RETENTION_DAYS", "30")
-    resources = {"database": DatabaseResource(url=db_url), "file_store": FileStoreResource(root=str(file_store_root))}
+    resources = {
+        "database": DatabaseResource(url=db_url),
+        "file_store": FileStoreResource(root=str(file_store_root)),
+    }
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         dry = export_files_cleanup_job.execute_in_process(
-            instance=instance, resources=resources, run_config={"ops": {"cleanup_export_files": {"config": {"dry_run": True}}}}
+            instance=instance,
+            resources=resources,
+            run_config={"ops": {"cleanup_export_files": {"config": {"dry_run": True}}}},
         )
         result = export_files_cleanup_job.execute_in_process(instance=instance, resources=resources)
 
@@ -95,7 +112,12 @@ def test_the_daily_cleanup_job_records_what_it_removed(engine, db_url, people, s
         assert metadata(dry)["keys"] == metadata(result)["keys"] == [old.file_key]
         assert metadata(dry)["dry_run"] is True
         removed = metadata(result)
-        assert (removed["removed_files"], removed["removed_bytes"], removed["tasks"], removed["days"]) == (1, 100, [old.id], 30)
+        assert (removed["removed_files"], removed["removed_bytes"], removed["tasks"], removed["days"]) == (
+            1,
+            100,
+            [old.id],
+            30,
+        )
     assert not (file_store_root / old.file_key).exists()
     assert export_files_cleanup_schedule.execution_timezone == "America/Sao_Paulo"
 
@@ -115,6 +137,10 @@ def test_request_list_and_show(engine, people, capsys, tmp_path):
     assert capsys.readouterr().out == "no tasks\n"
     assert main(["exports", "show", str(task_id)]) == 0
     shown = dict(line.split(":\t", 1) for line in capsys.readouterr().out.splitlines())
-    assert shown["status"] == "pending" and shown["priority"] == "3" and shown["payload"] == '{"month": "2025-06"}'
+    assert (
+        shown["status"] == "pending"
+        and shown["priority"] == "3"
+        and shown["payload"] == '{"month": "2025-06"}'
+    )
     assert main(["exports", "types"]) == 0
     assert "approval_letter\tDOCX" in capsys.readouterr().out

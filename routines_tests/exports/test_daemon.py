@@ -94,23 +94,29 @@ def test_tasks_on_a_real_daemon(engine, db_url, people, tmp_path, file_store_roo
     monkeypatch.setenv("ROUTINES_EXPORTS_PROGRESS_INTERVAL", "0")
     with deployment(tmp_path, db_url, file_store_root, ROUTINES_EXPORTS_PROGRESS_INTERVAL="0") as deploy:
         instance = deploy.instance()
-        stage('# 1.')
+        stage("# 1.")
         # 1. the pool is closed: the run of a new task waits in Dagster's queue; cancelling the task cancels it
         instance.event_log_storage.set_concurrency_slots("exports", 0)
         queued = insert_task(engine, "invoices_month", people["bruno"], people["BEG"], {"month": "2025-03"})
         run = deploy.wait_for(lambda: next(iter(runs_of(instance, queued)), None), 180, "the sensor's run")
         assert main(["exports", "cancel", str(queued)]) == 0
         deploy.wait_for(
-            lambda: instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED, 120, "the queued run canceled"
+            lambda: instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED,
+            120,
+            "the queued run canceled",
         )
         deploy.wait_for(lambda: not task(engine, queued).run_cancel_requested, 60, "the cancel handled")
         assert task(engine, queued).status == "cancelled" and task(engine, queued).started_at is None
 
-        stage('# 2.')
+        stage("# 2.")
         # 2. the pool opens; a processing task is cancelled: its running run ends canceled, no file is kept
         instance.event_log_storage.set_concurrency_slots("exports", 2)
-        running = insert_task(engine, "invoices_month", people["bruno"], people["BEG"], {"month": "2025-03"}, priority=5)
-        deploy.wait_for(lambda: task(engine, running).status == "processing", 180, "the task processing", every=0.05)
+        running = insert_task(
+            engine, "invoices_month", people["bruno"], people["BEG"], {"month": "2025-03"}, priority=5
+        )
+        deploy.wait_for(
+            lambda: task(engine, running).status == "processing", 180, "the task processing", every=0.05
+        )
         assert main(["exports", "cancel", str(running)]) == 0
         (run,) = runs_of(instance, running)
         deploy.wait_for(lambda: instance.get_run_by_id(run.run_id).is_finished, 120, "the running run to end")
@@ -120,27 +126,38 @@ def test_tasks_on_a_real_daemon(engine, db_url, people, tmp_path, file_store_roo
         messages = [e.message for e in instance.all_logs(run.run_id) if e.dagster_event]
         assert f"tarefa {running} cancelada" in messages  # the op noticed it at its next progress write
 
-        stage('# 3.')
+        stage("# 3.")
         # 3. retry: a new attempt, a new run, completed with the exact file
         deploy.wait_for(lambda: not task(engine, running).run_cancel_requested, 60, "the cancel handled")
         assert main(["exports", "retry", str(running)]) == 0
-        deploy.wait_for(lambda: task(engine, running).status in ("completed", "failed"), 300, "the retry to finish")
+        deploy.wait_for(
+            lambda: task(engine, running).status in ("completed", "failed"), 300, "the retry to finish"
+        )
         done = task(engine, running)
         assert done.status == "completed", done.error_message
         assert (done.attempts, done.dagster_run_key) == (2, f"export-{running}-2")
         data = (file_store_root / done.file_key).read_bytes()
         assert sha256(data) == done.file_sha256
         sheet = openpyxl.load_workbook(file_store_root / done.file_key, read_only=True)["Faturas"]
-        assert sheet.max_row == ROWS + 1 and next(sheet.iter_rows(min_row=2, max_row=2, values_only=True))[1] == "03/2025"
+        assert (
+            sheet.max_row == ROWS + 1
+            and next(sheet.iter_rows(min_row=2, max_row=2, values_only=True))[1] == "03/2025"
+        )
 
-        stage('# 4.')
+        stage("# 4.")
         # 4. a failing task: failed with its one-line error, its user told; and an e-mail stuck on an SMTP server
         #    that never answers, cancelled: no progress write notices it, so the sensor has the run terminated
         failing = insert_task(engine, "approval_letter", people["ana"], people["BEG"], {"month": "2025-01"})
         with session_scope(engine) as session:
             set_smtp_settings(session, people["BEG"], host="127.0.0.1", port=silent_smtp, security="none",
                               from_address="rel@beg.com.br", timeout_seconds=900)  # fmt: skip
-        stuck = insert_task(engine, "send_email", people["ana"], people["BEG"], {"to": ["a@b.com.br"], "subject": "s", "body": "b"})
+        stuck = insert_task(
+            engine,
+            "send_email",
+            people["ana"],
+            people["BEG"],
+            {"to": ["a@b.com.br"], "subject": "s", "body": "b"},
+        )
         deploy.wait_for(lambda: task(engine, failing).status == "failed", 180, "the failing task")
         deploy.wait_for(lambda: task(engine, stuck).status == "processing", 180, "the e-mail task processing")
         assert main(["exports", "cancel", str(stuck)]) == 0
@@ -153,6 +170,8 @@ def test_tasks_on_a_real_daemon(engine, db_url, people, tmp_path, file_store_roo
         with session_scope(engine) as session:
             kinds = [(n.kind, n.task_id) for n in list_notifications(session, user_id=people["ana"])]
             assert kinds == [("task_failed", failing)]
-            assert [(n.kind, n.task_id) for n in list_notifications(session, user_id=people["bruno"])] == [("file_ready", running)]
+            assert [(n.kind, n.task_id) for n in list_notifications(session, user_id=people["bruno"])] == [
+                ("file_ready", running)
+            ]
             assert session.scalar(select(ExportTask.status).where(ExportTask.id == queued)) == "cancelled"
     stage("end")

@@ -81,8 +81,12 @@ def test_an_inserted_task_runs_with_rising_progress_to_an_exact_file(
         assert task.attempts == 1 and task.slot is None and task.error_message is None
         assert task.result["rows"] == big_month
         assert task.file_name == "faturas_2025-05_beg.xlsx"
-        assert task.file_key == task_file_key(task.created_at, "invoices_month", task_id, task.file_sha256, "xlsx")
-        assert re.fullmatch(rf"task_files/\d{{4}}/\d{{2}}/invoices_month/{task_id}_[0-9a-f]{{8}}\.xlsx", task.file_key)
+        assert task.file_key == task_file_key(
+            task.created_at, "invoices_month", task_id, task.file_sha256, "xlsx"
+        )
+        assert re.fullmatch(
+            rf"task_files/\d{{4}}/\d{{2}}/invoices_month/{task_id}_[0-9a-f]{{8}}\.xlsx", task.file_key
+        )
         data = (file_store_root / task.file_key).read_bytes()
         assert sha256(data) == task.file_sha256 and len(data) == task.file_size
         assert not list(file_store_root.rglob("*.part"))  # atomic write left no temporary file
@@ -96,9 +100,13 @@ def test_an_inserted_task_runs_with_rising_progress_to_an_exact_file(
         }
         (notification,) = list_notifications(session, user_id=people["bruno"])
         assert (notification.kind, notification.task_id, notification.company_id) == (
-            "file_ready", task_id, people["BEG"]
+            "file_ready",
+            task_id,
+            people["BEG"],
         )
-        assert "faturas_2025-05_beg.xlsx" in notification.message and "3.500 processos" in notification.message
+        assert (
+            "faturas_2025-05_beg.xlsx" in notification.message and "3.500 processos" in notification.message
+        )
         assert session.get(User, people["bruno"]).company_id == people["BEG"]
         assert session.scalar(select(Notification).where(Notification.user_id != people["bruno"])) is None
 
@@ -112,14 +120,18 @@ def test_an_inserted_task_runs_with_rising_progress_to_an_exact_file(
 
 def test_priority_orders_the_run_requests_and_becomes_dagster_run_priority(engine, db_url, people, tmp_path):
     low = insert_task(engine, "invoices_month", people["bruno"], people["BEG"], {"month": "2025-05"})
-    high = insert_task(engine, "invoices_month", people["bruno"], people["BEG"], {"month": "2025-04"}, priority=10)
+    high = insert_task(
+        engine, "invoices_month", people["bruno"], people["BEG"], {"month": "2025-04"}, priority=10
+    )
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         from routines.defs.exports.jobs import export_task_job
         from routines.defs.exports.sensors import build_export_tasks_sensor
         from routines.lib.resources import DatabaseResource
 
         sensor = build_export_tasks_sensor(export_task_job, clock=lambda: T0)
-        context = dg.build_sensor_context(instance=instance, resources={"database": DatabaseResource(url=db_url)})
+        context = dg.build_sensor_context(
+            instance=instance, resources={"database": DatabaseResource(url=db_url)}
+        )
         requests = sensor.evaluate_tick(context).run_requests
     assert [(r.tags["routines/export_task"], r.tags["dagster/priority"]) for r in requests] == [
         (str(high), "10"),

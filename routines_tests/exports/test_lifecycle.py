@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from routines.cli import main
 from routines.database.engine import session_scope
-from routines.defs.exports.jobs import RUN_KEY_TAG, TASK_TAG, export_task_job
+from routines.defs.exports.jobs import RUN_KEY_TAG, TASK_TAG
 from routines.defs.exports.sensors import export_task_run_cancellations, export_task_run_failures
 from routines.defs.notifications.sensors import notify_failed_runs
 from routines.exports import service
@@ -25,7 +25,9 @@ def notifications_of(engine, user_id):
     with session_scope(engine) as session:
         return [
             (n.kind, n.task_id)
-            for n in session.scalars(select(Notification).where(Notification.user_id == user_id).order_by(Notification.id))
+            for n in session.scalars(
+                select(Notification).where(Notification.user_id == user_id).order_by(Notification.id)
+            )
         ]
 
 
@@ -35,18 +37,48 @@ def notifications_of(engine, user_id):
         ("invoices_month", '{"month": "2025-13"}', "payload.month: expected a month as YYYY-MM"),
         ("invoices_month", '{"mes": "2025-06"}', "payload.mes: unknown field (known: month)"),
         ("invoices_month", '{"month": "2025-06"', "payload: invalid JSON (line 1, column 20)"),
-        ("b3_quotes", '{"tickers": [], "start": "2025-01-02", "end": "2025-01-03"}', "payload.tickers: List should have at least 1 item"),
-        ("b3_quotes", '{"tickers": ["PETR4"], "start": "2025-02-01", "end": "2025-01-03"}', "end 2025-01-03 is before start 2025-02-01"),
-        ("cvm_fund_history", '{"funds": ["12.345.678/0001-00"], "start": "2025-01-01", "end": "2025-01-31"}', "payload.funds.0: invalid CNPJ '12.345.678/0001-00'"),
-        ("report", '{"report_id": 999, "day": "2025-07-01"}', "payload.report_id: no report with id 999 in this company"),
-        ("report", '{"report_id": 1, "day": "2025-07-01", "format": "docx"}', "payload.format: Input should be 'xlsx', 'pdf' or 'csv'"),
+        (
+            "b3_quotes",
+            '{"tickers": [], "start": "2025-01-02", "end": "2025-01-03"}',
+            "payload.tickers: List should have at least 1 item",
+        ),
+        (
+            "b3_quotes",
+            '{"tickers": ["PETR4"], "start": "2025-02-01", "end": "2025-01-03"}',
+            "end 2025-01-03 is before start 2025-02-01",
+        ),
+        (
+            "cvm_fund_history",
+            '{"funds": ["12.345.678/0001-00"], "start": "2025-01-01", "end": "2025-01-31"}',
+            "payload.funds.0: invalid CNPJ '12.345.678/0001-00'",
+        ),
+        (
+            "report",
+            '{"report_id": 999, "day": "2025-07-01"}',
+            "payload.report_id: no report with id 999 in this company",
+        ),
+        (
+            "report",
+            '{"report_id": 1, "day": "2025-07-01", "format": "docx"}',
+            "payload.format: Input should be 'xlsx', 'pdf' or 'csv'",
+        ),
         ("import_clients", "{}", "give the CSV in csv_text or a file store key in file_key"),
-        ("send_email", '{"to": ["not-an-address"], "subject": "x", "body": "y"}', "payload.to.0: e-mail 'not-an-address'"),
-        ("send_email", '{"to": ["a@b.com"], "subject": "x", "body": "y", "attach_task_id": 77}', "payload.attach_task_id: no task 77 in this company"),
+        (
+            "send_email",
+            '{"to": ["not-an-address"], "subject": "x", "body": "y"}',
+            "payload.to.0: e-mail 'not-an-address'",
+        ),
+        (
+            "send_email",
+            '{"to": ["a@b.com"], "subject": "x", "body": "y", "attach_task_id": 77}',
+            "payload.attach_task_id: no task 77 in this company",
+        ),
         ("export_plano_acao", "{}", "task_type 'export_plano_acao': expected one of invoices_month"),
     ],
 )
-def test_a_bad_payload_is_refused_at_creation_naming_the_field(engine, people, capsys, task_type, payload, message):
+def test_a_bad_payload_is_refused_at_creation_naming_the_field(
+    engine, people, capsys, task_type, payload, message
+):
     status = main(["exports", "request", task_type, "--user", "bruno.lima@beg.com.br", "--payload", payload])
     error = capsys.readouterr().err
     assert status == 2, error
@@ -64,17 +96,23 @@ def test_creation_validates_and_normalizes(engine, people):
         assert task.payload == {"tickers": ["PETR4"], "start": "2025-01-02", "end": "2025-01-03"}
         assert (task.company_id, task.priority, task.status) == (people["BEG"], 5, "pending")
         with pytest.raises(PayloadError) as error:
-            service.create_task(session, task_type="invoices_month", user=people["bruno"], payload={"month": 6})
+            service.create_task(
+                session, task_type="invoices_month", user=people["bruno"], payload={"month": 6}
+            )
         assert error.value.field == "payload.month"
     with session_scope(engine) as session:
         from routines.companies.users import disable_user
 
         disable_user(session, "carla.dias@beg.com.br")
     with pytest.raises(service.UserError, match="is disabled"), session_scope(engine) as session:
-        service.create_task(session, task_type="invoices_month", user="carla.dias@beg.com.br", payload={"month": "2025-06"})
+        service.create_task(
+            session, task_type="invoices_month", user="carla.dias@beg.com.br", payload={"month": "2025-06"}
+        )
 
 
-def test_an_inserted_bad_payload_fails_when_it_runs_and_tells_the_user_once(engine, db_url, people, file_store_root, tmp_path):
+def test_an_inserted_bad_payload_fails_when_it_runs_and_tells_the_user_once(
+    engine, db_url, people, file_store_root, tmp_path
+):
     task_id = insert_task(engine, "invoices_month", people["bruno"], people["BEG"], {"month": "junho"})
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         (result,) = run_pending(instance, db_url, file_store_root).results
@@ -104,7 +142,9 @@ def failure_sensor_context(instance, run_id, db_url, status=dg.DagsterEventType.
     return context.for_run_failure() if status == dg.DagsterEventType.RUN_FAILURE else context
 
 
-def test_a_data_failure_is_one_line_and_retry_runs_a_new_attempt(engine, db_url, people, invoices, file_store_root, tmp_path, capsys):
+def test_a_data_failure_is_one_line_and_retry_runs_a_new_attempt(
+    engine, db_url, people, invoices, file_store_root, tmp_path, capsys
+):
     task_id = insert_task(engine, "approval_letter", people["bruno"], people["BEG"], {"month": "2025-01"})
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         (failed,) = run_pending(instance, db_url, file_store_root).results
@@ -127,7 +167,10 @@ def test_a_data_failure_is_one_line_and_retry_runs_a_new_attempt(engine, db_url,
 
 
 def test_claims_are_compare_and_set_and_bounded_by_the_slots(engine, people):
-    ids = [insert_task(engine, "invoices_month", people["bruno"], people["BEG"], {"month": "2025-06"}) for _ in range(3)]
+    ids = [
+        insert_task(engine, "invoices_month", people["bruno"], people["BEG"], {"month": "2025-06"})
+        for _ in range(3)
+    ]
     with session_scope(engine) as session:
         plans = service.request_pending(session, T0, ExportsConfig())
     keys = {plan.task_id: plan.run_key for plan in plans}
@@ -142,8 +185,15 @@ def test_claims_are_compare_and_set_and_bounded_by_the_slots(engine, people):
     service.fail_task(engine, ids[0], "x", run_id="run-a")
     assert service.claim_task(engine, ids[2], run_id="run-e", run_key=keys[ids[2]], slots=2).slot == 0
     # Dagster's run retry of run-d (tagged with its parent) takes the task over; another run does not
-    assert service.claim_task(engine, ids[1], run_id="run-f", run_key=keys[ids[1]], slots=2, previous_run_id="zzz").state == "skip"
-    taken = service.claim_task(engine, ids[1], run_id="run-g", run_key=keys[ids[1]], slots=2, previous_run_id="run-d")
+    assert (
+        service.claim_task(
+            engine, ids[1], run_id="run-f", run_key=keys[ids[1]], slots=2, previous_run_id="zzz"
+        ).state
+        == "skip"
+    )
+    taken = service.claim_task(
+        engine, ids[1], run_id="run-g", run_key=keys[ids[1]], slots=2, previous_run_id="run-d"
+    )
     assert (taken.state, taken.slot) == ("claimed", 1)
     with session_scope(engine) as session:
         assert session.get(ExportTask, ids[1]).dagster_run_id == "run-g"
@@ -156,7 +206,9 @@ def test_progress_writes_are_throttled_and_notice_a_cancel(engine, people):
     service.claim_task(engine, task_id, run_id="r1", run_key=plan.run_key, slots=5)
     now = [0.0]
     lines = []
-    reporter = service.ProgressReporter(engine, task_id, "r1", interval=0.5, log=lines.append, clock=lambda: now[0])
+    reporter = service.ProgressReporter(
+        engine, task_id, "r1", interval=0.5, log=lines.append, clock=lambda: now[0]
+    )
     for step in range(1, 1001):  # 1,000 calls over 2 seconds
         now[0] = step * 0.002
         reporter(step, 1000, f"{step} linhas")
@@ -192,11 +244,18 @@ def test_cancel_while_running_cancels_the_dagster_run_and_keeps_no_file(
         assert run.status == dg.DagsterRunStatus.CANCELED
         with session_scope(engine) as session:
             task = session.get(ExportTask, task_id)
-            assert (task.status, task.slot, task.file_key, task.run_cancel_requested) == ("cancelled", None, None, True)
+            assert (task.status, task.slot, task.file_key, task.run_cancel_requested) == (
+                "cancelled",
+                None,
+                None,
+                True,
+            )
         monkeypatch.setattr(service.ProgressReporter, "_write", write)
         # the sensor's next tick finds the run already canceled and clears the request
         assert run_pending(instance, db_url, file_store_root).run_requests == []
-        export_task_run_cancellations(failure_sensor_context(instance, run.run_id, db_url, dg.DagsterEventType.RUN_CANCELED))
+        export_task_run_cancellations(
+            failure_sensor_context(instance, run.run_id, db_url, dg.DagsterEventType.RUN_CANCELED)
+        )
     with session_scope(engine) as session:
         task = session.get(ExportTask, task_id)
         assert task.status == "cancelled" and not task.run_cancel_requested
@@ -204,7 +263,9 @@ def test_cancel_while_running_cancels_the_dagster_run_and_keeps_no_file(
     assert notifications_of(engine, people["bruno"]) == []  # the user cancelled it: nothing to tell
 
 
-def test_a_run_that_dies_fails_its_task_unless_dagster_retries_it(engine, db_url, people, file_store_root, tmp_path):
+def test_a_run_that_dies_fails_its_task_unless_dagster_retries_it(
+    engine, db_url, people, file_store_root, tmp_path
+):
     task_id = insert_task(engine, "invoices_month", people["bruno"], people["BEG"], {"month": "2025-06"})
     with session_scope(engine) as session:
         (plan,) = service.request_pending(session, T0, ExportsConfig())
@@ -219,7 +280,9 @@ def test_a_run_that_dies_fails_its_task_unless_dagster_retries_it(engine, db_url
 
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         tags = {TASK_TAG: str(task_id), RUN_KEY_TAG: plan.run_key}
-        first = dying_job.execute_in_process(instance=instance, tags={**tags, "dagster/will_retry": "true"}, raise_on_error=False)
+        first = dying_job.execute_in_process(
+            instance=instance, tags={**tags, "dagster/will_retry": "true"}, raise_on_error=False
+        )
         service.claim_task(engine, task_id, run_id=first.run_id, run_key=plan.run_key, slots=5)
         export_task_run_failures(failure_sensor_context(instance, first.run_id, db_url))
         with session_scope(engine) as session:
@@ -228,7 +291,9 @@ def test_a_run_that_dies_fails_its_task_unless_dagster_retries_it(engine, db_url
             instance=instance, tags={**tags, "dagster/parent_run_id": first.run_id, "dagster/root_run_id": first.run_id},
             raise_on_error=False,
         )  # fmt: skip
-        service.claim_task(engine, task_id, run_id=retry.run_id, run_key=plan.run_key, slots=5, previous_run_id=first.run_id)
+        service.claim_task(
+            engine, task_id, run_id=retry.run_id, run_key=plan.run_key, slots=5, previous_run_id=first.run_id
+        )
         context = failure_sensor_context(instance, retry.run_id, db_url)
         export_task_run_failures(context)
         export_task_run_failures(context)

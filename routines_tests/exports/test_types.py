@@ -34,11 +34,16 @@ def stored(file_store_root: Path, task: ExportTask) -> bytes:
     assert task.status == "completed", task.error_message
     data = (file_store_root / task.file_key).read_bytes()
     assert sha256(data) == task.file_sha256 and len(data) == task.file_size
-    assert task.file_key.startswith(f"task_files/") and f"/{task.task_type}/{task.id}_{task.file_sha256[:8]}." in task.file_key
+    assert (
+        task.file_key.startswith("task_files/")
+        and f"/{task.task_type}/{task.id}_{task.file_sha256[:8]}." in task.file_key
+    )
     return data
 
 
-def test_invoices_month_lists_only_the_company_s_processes(engine, db_url, people, invoices, file_store_root, tmp_path):
+def test_invoices_month_lists_only_the_company_s_processes(
+    engine, db_url, people, invoices, file_store_root, tmp_path
+):
     task, _ = run_one(engine, db_url, file_store_root, tmp_path, "invoices_month", people["ana"], people["BEG"],
                       {"month": "2025-06"})  # fmt: skip
     book = openpyxl.load_workbook(io.BytesIO(stored(file_store_root, task)))
@@ -58,7 +63,9 @@ def test_invoices_month_lists_only_the_company_s_processes(engine, db_url, peopl
     assert book["Faturas"].freeze_panes == "A2" and book["Faturas"].auto_filter.ref
 
 
-def test_invoice_files_zip_holds_each_pdf_and_an_index(engine, db_url, people, invoices, file_store_root, tmp_path, store):
+def test_invoice_files_zip_holds_each_pdf_and_an_index(
+    engine, db_url, people, invoices, file_store_root, tmp_path, store
+):
     with session_scope(engine) as session:  # one file went missing from the store
         gone = session.scalar(select(InvoiceProcess).where(InvoiceProcess.status == "REJEITADO"))
         store.path(gone.file_key).unlink()
@@ -66,7 +73,9 @@ def test_invoice_files_zip_holds_each_pdf_and_an_index(engine, db_url, people, i
                       {"month": "2025-06"})  # fmt: skip
     archive = zipfile.ZipFile(io.BytesIO(stored(file_store_root, task)))
     assert archive.testzip() is None
-    index = list(openpyxl.load_workbook(io.BytesIO(archive.read("indice.xlsx")))["Índice"].iter_rows(values_only=True))
+    index = list(
+        openpyxl.load_workbook(io.BytesIO(archive.read("indice.xlsx")))["Índice"].iter_rows(values_only=True)
+    )
     entries = {row[1]: row for row in index[1:]}
     assert len(entries) == 4  # the four downloaded processes
     with session_scope(engine) as session:
@@ -78,12 +87,16 @@ def test_invoice_files_zip_holds_each_pdf_and_an_index(engine, db_url, people, i
             data = archive.read(row[0])
             assert sha256(data) == process.file_sha256 == row[6]
             assert pypdf.PdfReader(io.BytesIO(data)).pages[0].extract_text().startswith("Fatura")
-    assert sorted(archive.namelist()) == sorted([row[0] for row in entries.values() if row[0]] + ["indice.xlsx"])
+    assert sorted(archive.namelist()) == sorted(
+        [row[0] for row in entries.values() if row[0]] + ["indice.xlsx"]
+    )
     assert task.result == {"summary": task.result["summary"], "files": 3, "problems": 1}
     assert "1 com problema" in task.result["summary"]
 
 
-def test_approval_letter_lists_the_approved_invoices_for_signature(engine, db_url, people, invoices, file_store_root, tmp_path):
+def test_approval_letter_lists_the_approved_invoices_for_signature(
+    engine, db_url, people, invoices, file_store_root, tmp_path
+):
     task, _ = run_one(engine, db_url, file_store_root, tmp_path, "approval_letter", people["bruno"], people["BEG"],
                       {"month": "2025-06"})  # fmt: skip
     document = docx.Document(io.BytesIO(stored(file_store_root, task)))
@@ -108,7 +121,9 @@ def test_b3_quotes_csv_over_b3_business_days(engine, db_url, people, file_store_
     assert rows[0][:3] == ["Data", "Ticker", "Mercado"]
     with session_scope(engine) as session:
         quotes = session.scalars(
-            select(B3Quote).where(B3Quote.ticker.in_(["PETR4", "VALE3"])).order_by(B3Quote.ticker, B3Quote.market_type)
+            select(B3Quote)
+            .where(B3Quote.ticker.in_(["PETR4", "VALE3"]))
+            .order_by(B3Quote.ticker, B3Quote.market_type)
         ).all()
     assert len(rows) - 1 == len(quotes) > 0
     by_key = {(r[1], r[2]): r for r in rows[1:]}
@@ -139,7 +154,9 @@ def test_cvm_fund_history_xlsx_with_exact_quotas(engine, db_url, people, file_st
         ).all()
     assert [r[0] for r in rows] == [fund] * len(quotas) and len(quotas) >= 2
     assert [r[3].date() for r in rows] == [q.report_date for q in quotas]
-    assert [Decimal(str(r[4])) for r in rows] == [q.quota_value for q in quotas]  # Excel keeps 15 digits: exact here
+    assert [Decimal(str(r[4])) for r in rows] == [
+        q.quota_value for q in quotas
+    ]  # Excel keeps 15 digits: exact here
     (summary,) = list(book["Resumo"].iter_rows(values_only=True))[1:]
     expected = ((quotas[-1].quota_value / quotas[0].quota_value - 1) * 100).quantize(Decimal("0.00000001"))
     assert summary[4] == len(quotas) and Decimal(str(summary[7])) == expected
@@ -162,7 +179,9 @@ def beg_report(engine, people):
 
 
 @pytest.mark.parametrize("fmt", ["pdf", "csv", "xlsx"])
-def test_report_is_downloaded_instead_of_mailed(engine, db_url, people, beg_report, file_store_root, tmp_path, fmt):
+def test_report_is_downloaded_instead_of_mailed(
+    engine, db_url, people, beg_report, file_store_root, tmp_path, fmt
+):
     task, _ = run_one(engine, db_url, file_store_root, tmp_path, "report", people["bruno"], people["BEG"],
                       {"report_id": beg_report, "day": "2025-07-01", "format": fmt})  # fmt: skip
     data = stored(file_store_root, task)
@@ -187,13 +206,17 @@ Transportadora Rio Claro;;;não
 """
 
 
-def test_import_clients_upserts_clients_and_their_operators(engine, db_url, people, invoices, file_store_root, tmp_path):
+def test_import_clients_upserts_clients_and_their_operators(
+    engine, db_url, people, invoices, file_store_root, tmp_path
+):
     task, _ = run_one(engine, db_url, file_store_root, tmp_path, "import_clients", people["ana"], people["BEG"],
                       {"csv_text": CSV_OK})  # fmt: skip
     assert task.status == "completed" and task.file_key is None, task.error_message
     assert (task.result["created"], task.result["updated"]) == (1, 2)
     with session_scope(engine) as session:
-        clients = {c.name: c for c in session.scalars(select(Client).where(Client.company_id == people["BEG"]))}
+        clients = {
+            c.name: c for c in session.scalars(select(Client).where(Client.company_id == people["BEG"]))
+        }
         operators = {o.id: o.code for o in session.scalars(select(Operator))}
 
         def links(name):
@@ -209,8 +232,12 @@ def test_import_clients_upserts_clients_and_their_operators(engine, db_url, peop
         assert notification.kind == "task_completed" and "1 cliente(s) criado(s)" in notification.message
 
 
-def test_a_bad_import_names_line_and_field_and_writes_nothing(engine, db_url, people, invoices, file_store_root, tmp_path):
-    bad = CSV_OK + "Nova Empresa;12.345.678/0001-00;VIVO;sim\nOutra;;TELEFONICA;talvez\nPadaria Pão Quente;;;\n"
+def test_a_bad_import_names_line_and_field_and_writes_nothing(
+    engine, db_url, people, invoices, file_store_root, tmp_path
+):
+    bad = (
+        CSV_OK + "Nova Empresa;12.345.678/0001-00;VIVO;sim\nOutra;;TELEFONICA;talvez\nPadaria Pão Quente;;;\n"
+    )
     with session_scope(engine) as session:
         before = session.scalars(select(Client.name).order_by(Client.id)).all()
     task, result = run_one(engine, db_url, file_store_root, tmp_path, "import_clients", people["ana"], people["BEG"],
@@ -219,13 +246,17 @@ def test_a_bad_import_names_line_and_field_and_writes_nothing(engine, db_url, pe
     error = task.error_message
     assert "\n" not in error and "nothing imported" in error
     assert "line 5, field cnpj: invalid CNPJ '12.345.678/0001-00'" in error
-    assert "line 6, field operadoras: unknown operator 'TELEFONICA'" in error and "line 6, field ativo" in error
+    assert (
+        "line 6, field operadoras: unknown operator 'TELEFONICA'" in error and "line 6, field ativo" in error
+    )
     assert "line 7, field nome: client 'Padaria Pão Quente' repeated (first on line 3)" in error
     with session_scope(engine) as session:
         assert session.scalars(select(Client.name).order_by(Client.id)).all() == before
 
 
-def test_send_email_through_the_company_smtp_with_a_task_file(engine, db_url, people, invoices, file_store_root, tmp_path, smtp_server):
+def test_send_email_through_the_company_smtp_with_a_task_file(
+    engine, db_url, people, invoices, file_store_root, tmp_path, smtp_server
+):
     with session_scope(engine) as session:
         set_smtp_settings(session, people["BEG"], host=smtp_server.host, port=smtp_server.port, security="none",
                           from_address="relatorios@beg.com.br", from_name="Relatórios BEG")  # fmt: skip
@@ -233,7 +264,9 @@ def test_send_email_through_the_company_smtp_with_a_task_file(engine, db_url, pe
                         people["BEG"], {"month": "2025-06"})  # fmt: skip
     payload = {"to": ["Diretoria@BEG.com.br"], "cc": ["ana.souza@beg.com.br"], "subject": "Carta de junho",
                "body": "Segue a carta para assinatura.", "attach_task_id": letter.id}  # fmt: skip
-    task, _ = run_one(engine, db_url, file_store_root, tmp_path / "b", "send_email", people["bruno"], people["BEG"], payload)
+    task, _ = run_one(
+        engine, db_url, file_store_root, tmp_path / "b", "send_email", people["bruno"], people["BEG"], payload
+    )
     assert task.status == "completed", task.error_message
     (received,) = smtp_server.messages
     assert received.mail_from == "relatorios@beg.com.br"
@@ -248,7 +281,11 @@ def test_send_email_through_the_company_smtp_with_a_task_file(engine, db_url, pe
 def test_the_other_company_s_rows_never_leak(engine, db_url, people, invoices, file_store_root, tmp_path):
     task, _ = run_one(engine, db_url, file_store_root, tmp_path, "invoices_month", people["diego"], people["ACME"],
                       {"month": "2025-06"})  # fmt: skip
-    rows = list(openpyxl.load_workbook(io.BytesIO(stored(file_store_root, task)))["Faturas"].iter_rows(values_only=True))
+    rows = list(
+        openpyxl.load_workbook(io.BytesIO(stored(file_store_root, task)))["Faturas"].iter_rows(
+            values_only=True
+        )
+    )
     assert [row[2] for row in rows[1:]] == ["Acme Fundo"]
     with session_scope(engine) as session:
         assert session.get(Company, people["ACME"]).code == "ACME"

@@ -180,7 +180,9 @@ def test_long_errors_are_cut(db_url):
 
 def test_marking_unknown_ids_changes_nothing(db_url):
     with session_scope(get_engine(db_url)) as session:
-        (row,) = record_failed_run(session, FailedRun(run_id="r", job_name="j", partition_key=None, error="x"))
+        (row,) = record_failed_run(
+            session, FailedRun(run_id="r", job_name="j", partition_key=None, error="x")
+        )
         with pytest.raises(ValueError, match="no notification with id 7"):
             mark_read(session, [row.id, 7])
         assert not row.is_read

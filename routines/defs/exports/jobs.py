@@ -90,13 +90,18 @@ class CleanupConfig(dg.Config):
     description="Remove arquivos de tarefas com mais de N dias e marca as tarefas como não mais baixáveis.",
 )
 def cleanup_export_files(
-    context: dg.OpExecutionContext, config: CleanupConfig, database: DatabaseResource, file_store: FileStoreResource
+    context: dg.OpExecutionContext,
+    config: CleanupConfig,
+    database: DatabaseResource,
+    file_store: FileStoreResource,
 ):
     from routines.exports.cleanup import cleanup_task_files
     from routines.exports.config import ExportsConfig
 
     days = config.days or ExportsConfig.from_env().retention_days
-    report = cleanup_task_files(database.get_engine(), file_store.get_store(), days=days, dry_run=config.dry_run)
+    report = cleanup_task_files(
+        database.get_engine(), file_store.get_store(), days=days, dry_run=config.dry_run
+    )
     context.log.info(report.summary())
     return dg.Output(
         None,

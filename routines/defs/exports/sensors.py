@@ -75,7 +75,9 @@ def build_export_tasks_sensor(
             found = cancel_runs(context.instance, item.run_key, item.run_id)
             if found or item.requested_at is None or item.requested_at < now - CANCEL_GRACE:
                 handled.append(item.task_id)
-                context.log.info(f"tarefa {item.task_id} cancelada: execução {item.run_key} cancelada no Dagster")
+                context.log.info(
+                    f"tarefa {item.task_id} cancelada: execução {item.run_key} cancelada no Dagster"
+                )
         with session_scope(engine) as session:
             runs_cancelled(session, handled)
             plans = request_pending(session, now, config)
@@ -86,7 +88,11 @@ def build_export_tasks_sensor(
             run_requests=[
                 dg.RunRequest(
                     run_key=plan.run_key,
-                    tags={TASK_TAG: str(plan.task_id), RUN_KEY_TAG: plan.run_key, PRIORITY_TAG: str(plan.priority)},
+                    tags={
+                        TASK_TAG: str(plan.task_id),
+                        RUN_KEY_TAG: plan.run_key,
+                        PRIORITY_TAG: str(plan.priority),
+                    },
                 )
                 for plan in plans
             ]
@@ -110,7 +116,9 @@ def export_task_run_failures(context: dg.RunFailureSensorContext, database: Data
 
     run = context.dagster_run
     if run.tags.get("dagster/will_retry") == "true":
-        context.log.info(f"run {run.run_id} will be retried: the new run takes task {run.tags.get(TASK_TAG)} over")
+        context.log.info(
+            f"run {run.run_id} will be retried: the new run takes task {run.tags.get(TASK_TAG)} over"
+        )
         return
     if TASK_TAG not in run.tags:
         return
@@ -137,4 +145,6 @@ def export_task_run_cancellations(context: dg.RunStatusSensorContext, database: 
         database.get_engine(), int(run.tags[TASK_TAG]), run_id=run.run_id, run_key=run.tags.get(RUN_KEY_TAG),
         outcome="canceled",
     ):  # fmt: skip
-        context.log.info(f"tarefa {run.tags[TASK_TAG]} cancelada (execução {run.run_id} cancelada no Dagster)")
+        context.log.info(
+            f"tarefa {run.tags[TASK_TAG]} cancelada (execução {run.run_id} cancelada no Dagster)"
+        )

@@ -49,4 +49,6 @@ def notify_failed_runs(context: dg.RunFailureSensorContext, database: DatabaseRe
     with database.session() as session:
         notifications = record_failed_run(session, failure)
         for notification in notifications:
-            context.log.info(f"notification {notification.id} (user {notification.user_id}): {notification.title}")
+            context.log.info(
+                f"notification {notification.id} (user {notification.user_id}): {notification.title}"
+            )

@@ -59,7 +59,9 @@ def parse_clients_csv(text: str, known_operators: set[str], file: str = "CSV") -
     header = [name.strip().lower() for name in next(reader)]
     unknown = [name for name in header if name not in COLUMNS]
     if unknown:
-        raise InputFileError(file, f"unknown column {unknown[0]!r} (known: {', '.join(COLUMNS)})", line=1, field=unknown[0])
+        raise InputFileError(
+            file, f"unknown column {unknown[0]!r} (known: {', '.join(COLUMNS)})", line=1, field=unknown[0]
+        )
     if "nome" not in header:
         raise InputFileError(file, "the header has no column 'nome'", line=1, field="nome")
     position = {name: index for index, name in enumerate(header)}
@@ -94,10 +96,16 @@ def parse_clients_csv(text: str, known_operators: set[str], file: str = "CSV") -
                 error(line_number, "cnpj", f"invalid CNPJ {cell['cnpj']!r}")
         operators = None
         if "operadoras" in cell:
-            operators = tuple(dict.fromkeys(code.upper() for code in re.split(r"[|,\s]+", cell["operadoras"]) if code))
+            operators = tuple(
+                dict.fromkeys(code.upper() for code in re.split(r"[|,\s]+", cell["operadoras"]) if code)
+            )
             for code in operators:
                 if code not in known_operators:
-                    error(line_number, "operadoras", f"unknown operator {code!r} (known: {', '.join(sorted(known_operators))})")
+                    error(
+                        line_number,
+                        "operadoras",
+                        f"unknown operator {code!r} (known: {', '.join(sorted(known_operators))})",
+                    )
         active = True
         if cell.get("ativo"):
             value = cell["ativo"].lower()
@@ -147,7 +155,9 @@ def import_clients(ctx: ExportContext, payload: ImportClientsPayload) -> ExportO
             if item.operators is not None:
                 links = {
                     link.operator_id: link
-                    for link in session.scalars(select(ClientOperator).where(ClientOperator.client_id == client.id))
+                    for link in session.scalars(
+                        select(ClientOperator).where(ClientOperator.client_id == client.id)
+                    )
                 }
                 wanted = {operators[code] for code in item.operators}
                 for operator_id in wanted:
@@ -163,7 +173,9 @@ def import_clients(ctx: ExportContext, payload: ImportClientsPayload) -> ExportO
                         link.active = False
                         unlinked += 1
         session.flush()
-        total = session.scalar(select(func.count()).select_from(Client).where(Client.company_id == ctx.company.id))
+        total = session.scalar(
+            select(func.count()).select_from(Client).where(Client.company_id == ctx.company.id)
+        )
     return ExportOutput(
         summary=(
             f"{created} cliente(s) criado(s), {updated} atualizado(s); {linked} vínculo(s) com operadoras "

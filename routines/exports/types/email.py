@@ -24,9 +24,15 @@ MIME_TYPES = {
 def _attachable(session: Session, company_id: int, task_id: int) -> ExportTask:
     task = session.get(ExportTask, task_id)
     if task is None or task.company_id != company_id:
-        raise PayloadError(f"payload.attach_task_id: no task {task_id} in this company", "payload.attach_task_id")
+        raise PayloadError(
+            f"payload.attach_task_id: no task {task_id} in this company", "payload.attach_task_id"
+        )
     if not task.downloadable:
-        state = "its file was removed by the cleanup" if task.file_removed_at else f"it is {task.status} with no file"
+        state = (
+            "its file was removed by the cleanup"
+            if task.file_removed_at
+            else f"it is {task.status} with no file"
+        )
         raise PayloadError(
             f"payload.attach_task_id: task {task_id} cannot be attached: {state}", "payload.attach_task_id"
         )
@@ -54,9 +60,13 @@ def send_email(ctx: ExportContext, payload: SendEmailPayload) -> ExportOutput:
             if data is None or hashlib.sha256(data).hexdigest() != sha256:
                 raise UserError(f"task {payload.attach_task_id}: its file {file_key} is missing or changed")
             extension = file_name.rsplit(".", 1)[-1].lower()
-            attachments.append(Attachment(file_name, data, MIME_TYPES.get(extension, "application/octet-stream")))
+            attachments.append(
+                Attachment(file_name, data, MIME_TYPES.get(extension, "application/octet-stream"))
+            )
     ctx.progress(30, 100, f"Enviando por {smtp.describe()}")
-    message = build_message(smtp, list(payload.to), list(payload.cc), payload.subject, payload.body, attachments)
+    message = build_message(
+        smtp, list(payload.to), list(payload.cc), payload.subject, payload.body, attachments
+    )
     config = ReportsConfig.from_env()
     message_id = send_message(
         smtp, message, list(payload.to) + list(payload.cc), config.smtp_attempts, config.smtp_base_delay

@@ -157,7 +157,8 @@ def approval_letter(ctx: ExportContext, payload: ApprovalLetterPayload) -> Expor
     from docx.shared import Pt
 
     query = _month_processes(ctx.company.id, payload.first_day).where(
-        InvoiceProcess.approved_at.is_not(None), InvoiceProcess.status.in_([s.value for s in APPROVED_STATUSES])
+        InvoiceProcess.approved_at.is_not(None),
+        InvoiceProcess.status.in_([s.value for s in APPROVED_STATUSES]),
     )
     with session_scope(ctx.engine) as session:
         approved = session.execute(query.order_by(Client.name, Operator.code, InvoiceProcess.id)).all()
@@ -171,7 +172,9 @@ def approval_letter(ctx: ExportContext, payload: ApprovalLetterPayload) -> Expor
     style = document.styles["Normal"]
     style.font.name, style.font.size = "Calibri", Pt(11)
     document.add_heading("Carta de aprovação de faturas", level=1)
-    document.add_paragraph(f"Empresa: {ctx.company.name}" + (f" (CNPJ {ctx.company.cnpj})" if ctx.company.cnpj else ""))
+    document.add_paragraph(
+        f"Empresa: {ctx.company.name}" + (f" (CNPJ {ctx.company.cnpj})" if ctx.company.cnpj else "")
+    )
     document.add_paragraph(f"Competência: {payload.label}")
     document.add_paragraph(
         f"Declaramos que as {len(approved)} faturas de telecomunicações relacionadas abaixo, da competência "
@@ -180,7 +183,9 @@ def approval_letter(ctx: ExportContext, payload: ApprovalLetterPayload) -> Expor
     table = document.add_table(rows=1, cols=6)
     table.style = "Table Grid"
     for cell, title in zip(
-        table.rows[0].cells, ("Cliente", "CNPJ", "Operadora", "Aprovado por", "Aprovado em", "Situação"), strict=True
+        table.rows[0].cells,
+        ("Cliente", "CNPJ", "Operadora", "Aprovado por", "Aprovado em", "Situação"),
+        strict=True,
     ):
         cell.text = title
         cell.paragraphs[0].runs[0].bold = True

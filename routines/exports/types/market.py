@@ -118,7 +118,9 @@ def cvm_fund_history(ctx: ExportContext, payload: CvmFundHistoryPayload) -> Expo
         quotas = [r for r in fund_rows if r[4] is not None]
         first, last = (quotas[0][4], quotas[-1][4]) if quotas else (None, None)
         change = ((last / first - 1) * 100).quantize(Decimal("0.00000001")) if first else None
-        summary_rows.append((cnpj, subclass, fund_rows[0][3], fund_rows[-1][3], len(quotas), first, last, change))
+        summary_rows.append(
+            (cnpj, subclass, fund_rows[0][3], fund_rows[-1][3], len(quotas), first, last, change)
+        )
     data = write_xlsx(
         [Sheet("Cotas", CVM_COLUMNS, rows), Sheet("Resumo", SUMMARY_COLUMNS, summary_rows)],
         ctx.rows_progress(total + len(summary_rows), 30, 95),

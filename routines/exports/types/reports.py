@@ -14,7 +14,9 @@ def check_report(session: Session, company_id: int, payload: ReportPayload) -> N
     """At creation: the report must be one of the company's definitions."""
     from routines.reports.models import ReportDefinition
 
-    owner = session.scalar(select(ReportDefinition.company_id).where(ReportDefinition.id == payload.report_id))
+    owner = session.scalar(
+        select(ReportDefinition.company_id).where(ReportDefinition.id == payload.report_id)
+    )
     if owner != company_id:
         raise PayloadError(
             f"payload.report_id: no report with id {payload.report_id} in this company", "payload.report_id"
@@ -26,7 +28,11 @@ def report(ctx: ExportContext, payload: ReportPayload) -> ExportOutput:
 
     ctx.progress(10, 100, "Executando a consulta do relatório")
     rendered = render_definition_file(
-        ctx.engine, report_id=payload.report_id, company_id=ctx.company.id, day=payload.day, fmt=payload.format
+        ctx.engine,
+        report_id=payload.report_id,
+        company_id=ctx.company.id,
+        day=payload.day,
+        fmt=payload.format,
     )
     summary = f"relatório de {payload.day:%d/%m/%Y} com {thousands(rendered.row_count)} linhas"
     if rendered.truncated:
