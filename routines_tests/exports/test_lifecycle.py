@@ -314,3 +314,28 @@ def test_cancel_and_retry_refuse_what_they_cannot_do(engine, people, capsys):
     assert main(["exports", "retry", str(task_id)]) == 0
     with session_scope(engine) as session:
         assert session.get(ExportTask, task_id).status == "pending"
+
+
+def test_a_run_failed_from_outside_is_left_to_dagster_s_retry(engine, db_url, people, tmp_path):
+    """A failed run the instance's run retries will re-execute (the `dagster/will_retry` decision, taken as the
+    retry daemon takes it when the tag is not there yet) leaves its task to the retry run."""
+    task_id = insert_task(engine, "invoices_month", people["bruno"], people["BEG"], {"month": "2025-06"})
+    with session_scope(engine) as session:
+        (plan,) = service.request_pending(session, T0, ExportsConfig())
+
+    @dg.op
+    def never_started():
+        raise RuntimeError("This run has been marked as failed from outside the execution context.")
+
+    @dg.job(name="export_task_job")
+    def monitored_job():
+        never_started()
+
+    overrides = {"run_retries": {"enabled": True, "max_retries": 2}}
+    with dg.instance_for_test(temp_dir=str(tmp_path), overrides=overrides) as instance:
+        tags = {TASK_TAG: str(task_id), RUN_KEY_TAG: plan.run_key}
+        failed = monitored_job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+        export_task_run_failures(failure_sensor_context(instance, failed.run_id, db_url))
+        assert instance.get_run_by_id(failed.run_id).tags.get("dagster/will_retry") == "true"
+    with session_scope(engine) as session:
+        assert session.get(ExportTask, task_id).status == "pending"  # the retry run will claim it

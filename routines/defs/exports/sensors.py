@@ -104,6 +104,18 @@ def build_export_tasks_sensor(
 export_tasks_sensor = build_export_tasks_sensor(export_task_job)
 
 
+def dagster_will_retry(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether the instance's run retries will re-execute this failed run. A run failed from outside (run
+    monitoring's start timeout) gets its `dagster/will_retry` tag only when the retry daemon looks at it, maybe
+    after this sensor: then decide as that daemon does (and record it, as it does)."""
+    tag = run.tags.get("dagster/will_retry")
+    if tag is not None:
+        return tag == "true"
+    from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_retry
+
+    return should_retry(run, instance)
+
+
 @dg.run_failure_sensor(
     name="export_task_run_failures",
     monitored_jobs=[export_task_job],
@@ -115,7 +127,7 @@ def export_task_run_failures(context: dg.RunFailureSensorContext, database: Data
     from routines.exports.service import run_ended
 
     run = context.dagster_run
-    if run.tags.get("dagster/will_retry") == "true":
+    if dagster_will_retry(context.instance, run):
         context.log.info(
             f"run {run.run_id} will be retried: the new run takes task {run.tags.get(TASK_TAG)} over"
         )
