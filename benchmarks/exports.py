@@ -306,8 +306,9 @@ def part_c(workdir: Path, tasks: int, limit: int) -> None:
                 .order_by(ExportTask.id)
                 .offset(2)
             ).all()
+    ran = [r for r in rows if r.started_at is not None]  # a run failed before its op started has no start
     events = sorted(
-        [(r.started_at, 1) for r in rows] + [(r.finished_at, -1) for r in rows], key=lambda e: (e[0], e[1])
+        [(r.started_at, 1) for r in ran] + [(r.finished_at, -1) for r in ran], key=lambda e: (e[0], e[1])
     )
     running = peak = 0
     for _, delta in events:
