@@ -88,6 +88,7 @@ def _register_platform(subparsers: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from routines.calendar import cli as calendar_cli
     from routines.companies import cli as companies_cli
+    from routines.exports import cli as exports_cli
     from routines.invoices import cli as invoices_cli
     from routines.market import cli as market_cli
     from routines.notifications import cli as notifications_cli
@@ -98,7 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _register_platform(subparsers)
-    for module in (companies_cli, calendar_cli, market_cli, invoices_cli, reports_cli, notifications_cli):
+    for module in (
+        companies_cli,
+        calendar_cli,
+        market_cli,
+        invoices_cli,
+        reports_cli,
+        exports_cli,
+        notifications_cli,
+    ):
         module.register(subparsers)
     return parser
 

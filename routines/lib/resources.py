@@ -26,6 +26,21 @@ EXTERNAL_RETRY_POLICY = dg.RetryPolicy(
 )
 
 
+DEFAULT_POOL_LIMIT = 5
+
+
+def pool_limit(instance: dg.DagsterInstance, pool: str, default: int = DEFAULT_POOL_LIMIT) -> int:
+    """The limit of a concurrency pool on this instance: `dagster instance concurrency set <pool> N`, else the
+    instance's `concurrency.pools.default_limit`, else `default`. Domains that guard a pool with a hard bound of
+    their own (RPA leases, export slots) size it with this."""
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        slots = storage.get_concurrency_info(pool).slot_count
+        if slots > 0:
+            return slots
+    return instance.global_op_concurrency_default_limit or default
+
+
 class DatabaseResource(dg.ConfigurableResource):
     """The business database. `url` empty = ROUTINES_DATABASE_URL or the embedded SQLite file."""
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -666,3 +667,47 @@ def definition_id_for_partition(session: Session, key: str) -> int:
         if company_key(row.code) == company_part:
             return row.id
     raise UserError(f"no report definition with partition key {key!r}")
+
+# -- a definition's file, without e-mail (export tasks of type `report`) -------------------------------------
+@dataclass(frozen=True)
+class RenderedReport:
+    file_name: str
+    data: bytes
+    row_count: int
+    truncated: bool
+
+
+def render_definition_file(
+    engine: Engine,
+    *,
+    report_id: int,
+    company_id: int,
+    day: date,
+    fmt: str,
+    config: ReportsConfig | None = None,
+    now: Callable[[], datetime] = utcnow,
+) -> RenderedReport:
+    """Run one of company `company_id`'s report definitions for reference day `day` in the same sandbox as a
+    scheduled execution (reporting views of that company only, same row/byte/time limits) and render it as
+    `fmt`; no e-mail, no execution row. A report of another company is refused as if it did not exist."""
+    config = config or ReportsConfig.from_env()
+    with session_scope(engine) as session:
+        definition = session.get(ReportDefinition, report_id)
+        if definition is None or definition.company_id != company_id:
+            raise ReportValidationError("report_id", f"no report with id {report_id} in this company")
+        name, company = definition.name, definition.company
+        sql = definition.query_sql or dataset_sql(definition.dataset or "", name)
+        timezone = definition.timezone or DEFAULT_TIMEZONE
+    (fmt,) = parse_formats(fmt, name)
+    context = ReportContext(
+        title=name, company=company.name, period=f"{day:%d/%m/%Y}", generated_at=now(), timezone=timezone
+    )
+    limits = QueryLimits(config.max_rows, config.max_bytes, config.query_timeout_seconds)
+    buffer = io.BytesIO()
+    with open_report_query(engine, sql, company_id, limits, name) as rows:
+        summary, _sample = render_files(
+            rows.columns, rows, context, {fmt: buffer},
+            lambda count: RenderSummary(count, rows.truncated, truncation_note(count, rows.truncated_by, config)),
+        )  # fmt: skip
+    file_name = f"{company.code.lower()}_{slugify(name)}_{day:%Y%m%d}.{fmt}"
+    return RenderedReport(file_name, buffer.getvalue(), summary.row_count, summary.truncated)

@@ -11,7 +11,13 @@ import dagster as dg
 
 from routines.defs.invoices.resources import RpaResource, SatResource
 from routines.errors import UserError
-from routines.lib.resources import EXTERNAL_RETRY_POLICY, DatabaseResource, FileStoreResource, http_failures
+from routines.lib.resources import (
+    EXTERNAL_RETRY_POLICY,
+    DatabaseResource,
+    FileStoreResource,
+    http_failures,
+    pool_limit,
+)
 
 TIMEZONE = "America/Sao_Paulo"
 START_MONTH = "2025-01-01"
@@ -31,12 +37,7 @@ def rpa_job_limit(instance: dg.DagsterInstance, rpa: RpaResource) -> int:
     this instance (`dagster instance concurrency set rpa N`), else its default pool limit, else 5."""
     if rpa.max_jobs_in_flight > 0:
         return rpa.max_jobs_in_flight
-    storage = instance.event_log_storage
-    if storage.supports_global_concurrency_limits:
-        slots = storage.get_concurrency_info(RPA_POOL).slot_count
-        if slots > 0:
-            return slots
-    return instance.global_op_concurrency_default_limit or DEFAULT_RPA_LIMIT
+    return pool_limit(instance, RPA_POOL, DEFAULT_RPA_LIMIT)
 
 
 def fail_on_process_errors(failed: list[dict], what: str, metadata: dict) -> None:
