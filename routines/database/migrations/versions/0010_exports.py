@@ -4,7 +4,7 @@ Existing notifications stay valid: they keep no user (the operators' general fee
 becomes `error` and their run id becomes their dedup key (one notification per failed run, as before).
 
 Revision ID: 0010_exports
-Revises: 0007_users
+Revises: 0008_reports_sandbox
 """
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from alembic import op
 from routines.database.base import UtcDateTime
 
 revision = "0010_exports"
-down_revision = "0007_users"
+down_revision = "0008_reports_sandbox"
 branch_labels = None
 depends_on = None
 
