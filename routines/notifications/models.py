@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routines.database.base import Base, UtcDateTime, utcnow
@@ -21,6 +21,10 @@ class Notification(Base):
     title: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
     run_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # who it is for (None: everyone who reads the table) and, for events told once, a key that makes it once
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     job_name: Mapped[str | None] = mapped_column(String(200))
     link_url: Mapped[str | None] = mapped_column(String(500))
     is_read: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -71,3 +71,39 @@ def mark_read(session: Session, ids: list[int] | None = None) -> int:
             raise UserError(f"no notification with id {', '.join(map(str, missing))}")
         statement = statement.where(Notification.id.in_(ids))
     return session.execute(statement.values(is_read=True, read_at=utcnow())).rowcount
+
+
+def notify_users(
+    session: Session,
+    users,
+    *,
+    kind: str,
+    title: str,
+    message: str,
+    dedup_key: str,
+    link_url: str | None = None,
+) -> int:
+    """One notification per user (a row with `user_id`), told once: a user who already has the notification
+    `dedup_key` gets nothing new. Returns how many rows were written."""
+    keys = {f"{dedup_key}|user:{user.id}": user for user in users}
+    if not keys:
+        return 0
+    existing = set(session.scalars(select(Notification.dedup_key).where(Notification.dedup_key.in_(keys))))
+    added = 0
+    for key, user in keys.items():
+        if key in existing:
+            continue
+        session.add(
+            Notification(
+                kind=kind,
+                title=title,
+                message=message,
+                link_url=link_url,
+                user_id=user.id,
+                company_id=user.company_id,
+                dedup_key=key,
+            )
+        )
+        added += 1
+    session.flush()
+    return added
