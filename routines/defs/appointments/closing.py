@@ -13,8 +13,9 @@ from datetime import datetime
 import dagster as dg
 from pydantic import Field
 
-from routines import TIMEZONE, settings
+from routines import settings
 from routines.lib.resources import DatabaseResource
+from routines.lib.schedules import cron_job_schedule
 
 CRON_ENV = "ROUTINES_APPOINTMENTS_CLOSE_CRON"
 INTERVAL_ENV = "ROUTINES_APPOINTMENTS_SENSOR_INTERVAL"
@@ -73,20 +74,12 @@ def close_past_appointments_job():
 
 def build_close_schedule(cron: str | None = None) -> dg.ScheduleDefinition:
     cron = cron or settings.env_cron(CRON_ENV, "0 * * * *")
-
-    @dg.schedule(
+    return cron_job_schedule(
         name="close_past_appointments_schedule",
-        cron_schedule=cron,
-        execution_timezone=TIMEZONE,
         job=close_past_appointments_job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        cron=cron,
         description=f"Encerra os agendamentos vencidos (cron `{cron}`, horário de São Paulo; {CRON_ENV}).",
     )
-    def close_past_appointments_schedule(context: dg.ScheduleEvaluationContext):
-        moment = context.scheduled_execution_time
-        return dg.RunRequest(run_key=moment.isoformat() if moment else None)
-
-    return close_past_appointments_schedule
 
 
 close_past_appointments_schedule = build_close_schedule()
