@@ -39,7 +39,7 @@ from routines.housekeeping.settings import BackupSettings
 NAME = re.compile(r"^routines-(?P<db>[A-Za-z0-9_.-]+)-(?P<stamp>\d{8}T\d{9}Z)\.(?P<ext>dump|sqlite3)$")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_CUSTOM_MAGIC = b"PGDMP"
-VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
+VERSION = re.compile(r"\(PostgreSQL\)\s+((\d+)(?:\.\d+)*)")
 DUMPED_BY = re.compile(r"Dumped by pg_dump version:\s*(\d+)")
 
 
@@ -130,7 +130,7 @@ def client_major_version(binary: str) -> tuple[int, str]:
     match = VERSION.search(output)
     if not match:
         raise UserError(f"{binary} --version: unexpected answer {output!r}")
-    return int(match.group(1)), output.split(")")[-1].strip().split()[0]
+    return int(match.group(2)), match.group(1)
 
 
 def server_major_version(url: str) -> tuple[int, str]:
