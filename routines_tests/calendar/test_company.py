@@ -114,7 +114,7 @@ def test_database_calendar_and_demo_seed_are_idempotent(engine):
         first = seed_demo(session)
     assert first == 7  # 2 calendars + 5 days
     with session_scope(engine) as session:
-        assert seed_companies(session) == 2
+        assert seed_companies(session) == 7  # 2 companies and their 5 users
         assert seed_demo(session) == 0
     with session_scope(engine) as session:
         assert seed_demo(session) == 0
