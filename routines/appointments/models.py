@@ -19,7 +19,7 @@ from routines.database.base import Base, UtcDateTime, utcnow
 class Appointment(Base):
     __tablename__ = "appointments"
     __table_args__ = (
-        Index("ix_appointments_active_scheduled_at", "active", "scheduled_at"),
+        Index("ix_appointments_active_id", "active", "id"),  # due ones in id order: the close batches
         Index("ix_appointments_updated_at", "updated_at"),
     )
 

@@ -107,7 +107,12 @@ def close_past_appointments(
                     ).where(in_batch),
                 ).on_conflict_do_nothing(index_elements=["appointment_id"])
             ).rowcount
-            has_attendance = exists().where(Attendance.appointment_id == Appointment.id)
+            # the batch's range on both sides: PostgreSQL reads only the batch's attendances (an index range)
+            has_attendance = exists().where(
+                Attendance.appointment_id == Appointment.id,
+                Attendance.appointment_id > after,
+                Attendance.appointment_id <= upper,
+            )
             deactivated = connection.execute(
                 update(Appointment)
                 .where(in_batch, has_attendance)

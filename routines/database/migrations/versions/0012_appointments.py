@@ -35,7 +35,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_appointments")),
     )
-    op.create_index("ix_appointments_active_scheduled_at", "appointments", ["active", "scheduled_at"])
+    op.create_index("ix_appointments_active_id", "appointments", ["active", "id"])
     op.create_index("ix_appointments_updated_at", "appointments", ["updated_at"])
     op.create_table(
         "attendances",
@@ -83,5 +83,5 @@ def downgrade() -> None:
         batch.drop_column("user_id")
     op.drop_table("attendances")
     op.drop_index("ix_appointments_updated_at", table_name="appointments")
-    op.drop_index("ix_appointments_active_scheduled_at", table_name="appointments")
+    op.drop_index("ix_appointments_active_id", table_name="appointments")
     op.drop_table("appointments")
