@@ -242,9 +242,9 @@ def pending_downloads(session: Session, max_attempts: int) -> list[PendingDownlo
     return [PendingDownload(*row) for row in rows]
 
 
-def notify_exhausted_downloads(session: Session, process_ids: list[int], max_attempts: int) -> int:
+def notify_exhausted_downloads(session: Session, process_ids: list[int], max_attempts: int) -> list[int]:
     """Processes among `process_ids` that failed their last allowed download attempt: their company's operators
-    are notified, once per process. Returns the notifications written."""
+    are notified, once per process. Returns those processes' ids."""
     from routines.companies.users import users_with_role
     from routines.notifications.service import notify_users
 
@@ -257,11 +257,10 @@ def notify_exhausted_downloads(session: Session, process_ids: list[int], max_att
         )
         .order_by(InvoiceProcess.id)
     ).all()
-    written = 0
     for process in processes:
         client = process.client
         where = f"{client.name} / {process.operator.code}, competência {month_label(process.billing_month)}"
-        written += notify_users(
+        notify_users(
             session,
             users_with_role(session, client.company_id, "operator"),
             kind="warning",
@@ -274,7 +273,7 @@ def notify_exhausted_downloads(session: Session, process_ids: list[int], max_att
             ),
             dedup_key=f"invoices:download-exhausted:{process.id}",
         )
-    return written
+    return [process.id for process in processes]
 
 
 def rpa_payload(process: InvoiceProcess) -> dict:

@@ -24,7 +24,7 @@ class Notification(Base):
     # who it is for (None: everyone who reads the table) and, for events told once, a key that makes it once
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
-    dedup_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     job_name: Mapped[str | None] = mapped_column(String(200))
     link_url: Mapped[str | None] = mapped_column(String(500))
     is_read: Mapped[bool] = mapped_column(Boolean, default=False)

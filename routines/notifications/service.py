@@ -73,37 +73,20 @@ def mark_read(session: Session, ids: list[int] | None = None) -> int:
     return session.execute(statement.values(is_read=True, read_at=utcnow())).rowcount
 
 
-def notify_users(
-    session: Session,
-    users,
-    *,
-    kind: str,
-    title: str,
-    message: str,
-    dedup_key: str,
-    link_url: str | None = None,
-) -> int:
-    """One notification per user (a row with `user_id`), told once: a user who already has the notification
-    `dedup_key` gets nothing new. Returns how many rows were written."""
-    keys = {f"{dedup_key}|user:{user.id}": user for user in users}
-    if not keys:
-        return 0
-    existing = set(session.scalars(select(Notification.dedup_key).where(Notification.dedup_key.in_(keys))))
-    added = 0
-    for key, user in keys.items():
-        if key in existing:
-            continue
-        session.add(
-            Notification(
-                kind=kind,
-                title=title,
-                message=message,
-                link_url=link_url,
-                user_id=user.id,
-                company_id=user.company_id,
-                dedup_key=key,
-            )
+def notify_users(session: Session, users, *, dedup_key: str | None = None, **fields) -> list[Notification]:
+    """One notification per user (`user_id`, `company_id`), told once: the key becomes `<dedup_key>:user:<id>`
+    (unique), and a user who already has it gets nothing new. Returns each user's notification."""
+    result = []
+    for user in users:
+        key = f"{dedup_key}:user:{user.id}" if dedup_key else None
+        existing = (
+            session.scalar(select(Notification).where(Notification.dedup_key == key))
+            if key is not None
+            else None
         )
-        added += 1
-    session.flush()
-    return added
+        if existing is None:
+            existing = Notification(user_id=user.id, company_id=user.company_id, dedup_key=key, **fields)
+            session.add(existing)
+            session.flush()
+        result.append(existing)
+    return result

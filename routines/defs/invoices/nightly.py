@@ -123,9 +123,11 @@ def invoice_download_attempts_sensor(context: dg.SensorEvaluationContext, databa
             for row in service.transitions_after(session, cursor, Status.FALHA_DOWNLOAD)
             if row[0] <= last
         ]
-        written = service.notify_exhausted_downloads(session, failed, service.max_download_attempts())
+        exhausted = service.notify_exhausted_downloads(session, failed, service.max_download_attempts())
     context.update_cursor(str(max(last, cursor)))
-    if written:
-        context.log.info(f"{written} notificação(ões) de tentativas esgotadas")
-        return dg.SkipReason(f"{written} notificação(ões) registradas (nenhuma execução a pedir)")
+    if exhausted:
+        context.log.info(f"operadores notificados: tentativas esgotadas nos processos {exhausted}")
+        return dg.SkipReason(
+            f"operadores notificados sobre os processos {exhausted} (nenhuma execução a pedir)"
+        )
     return dg.SkipReason("nenhum processo esgotou as tentativas de download")

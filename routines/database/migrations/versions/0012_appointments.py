@@ -57,7 +57,7 @@ def upgrade() -> None:
     with op.batch_alter_table("notifications") as batch:
         batch.add_column(sa.Column("user_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("company_id", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("dedup_key", sa.String(300), nullable=True))
+        batch.add_column(sa.Column("dedup_key", sa.String(200), nullable=True))
         batch.create_foreign_key(
             op.f("fk_notifications_user_id_users"), "users", ["user_id"], ["id"], ondelete="CASCADE"
         )
