@@ -59,8 +59,10 @@ def _demo_seed(args: argparse.Namespace) -> int:
 
 
 def _register_platform(subparsers: argparse._SubParsersAction) -> None:
-    db = subparsers.add_parser("db", help="business database: migrations").add_subparsers(
-        dest="db_command", required=True, metavar="{upgrade,current,downgrade}"
+    from routines.housekeeping import cli as housekeeping_cli
+
+    db = subparsers.add_parser("db", help="business database: migrations, backup, restore").add_subparsers(
+        dest="db_command", required=True, metavar="{upgrade,current,downgrade,backup,restore}"
     )
     upgrade = db.add_parser("upgrade", help="apply the Alembic migrations (default: up to head)")
     upgrade.add_argument("revision", nargs="?", default="head")
@@ -74,6 +76,7 @@ def _register_platform(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument(
             "--url", help="database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)"
         )
+    housekeeping_cli.register_db(db)
 
     demo = subparsers.add_parser("demo", help="demo reference data").add_subparsers(
         dest="demo_command", required=True, metavar="{seed}"
@@ -86,9 +89,11 @@ def _register_platform(subparsers: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from routines.appointments import cli as appointments_cli
     from routines.calendar import cli as calendar_cli
     from routines.companies import cli as companies_cli
     from routines.exports import cli as exports_cli
+    from routines.housekeeping import cli as housekeeping_cli
     from routines.invoices import cli as invoices_cli
     from routines.market import cli as market_cli
     from routines.notifications import cli as notifications_cli
@@ -107,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
         reports_cli,
         exports_cli,
         notifications_cli,
+        appointments_cli,
+        housekeeping_cli,
     ):
         module.register(subparsers)
     return parser

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 
 def _seeders() -> list[tuple[str, Callable[[Session], int]]]:
+    from routines.appointments.demo import seed_demo as appointments_seed
     from routines.calendar.demo import seed_demo as calendar_seed
     from routines.companies.demo import seed_demo as companies_seed
     from routines.invoices.demo import seed_demo as invoices_seed
@@ -21,6 +22,7 @@ def _seeders() -> list[tuple[str, Callable[[Session], int]]]:
         ("market", market_seed),
         ("invoices", invoices_seed),
         ("reports", reports_seed),
+        ("appointments", appointments_seed),
     ]
 
 

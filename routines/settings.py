@@ -48,3 +48,31 @@ def executor() -> str:
 def celery_queue() -> str:
     """The Celery queue the code location's steps go to and its workers listen on."""
     return os.environ.get("ROUTINES_CELERY_QUEUE", "").strip() or "routines"
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    """An integer setting; a bad value is a `UserError` naming the variable."""
+    from routines.errors import UserError
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UserError(f"{name}={raw!r}: expected an integer") from None
+    if value < minimum:
+        raise UserError(f"{name}={value}: must be >= {minimum}")
+    return value
+
+
+def env_cron(name: str, default: str) -> str:
+    """A cron expression setting (5 fields, São Paulo time where schedules use it), checked with croniter."""
+    from croniter import croniter
+
+    from routines.errors import UserError
+
+    value = " ".join(os.environ.get(name, "").split()) or default
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise UserError(f"{name}={value!r}: expected a 5-field cron expression such as '0 * * * *'")
+    return value

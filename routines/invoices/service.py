@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from routines.database.base import utcnow
@@ -192,6 +192,89 @@ def _invoice_filename(process: InvoiceProcess, original: str) -> str:
     return f"{process.operator.code}-cliente{process.client_id}-processo{process.id}{suffix or '.pdf'}"
 
 
+MAX_ATTEMPTS_ENV = "ROUTINES_INVOICES_MAX_ATTEMPTS"
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+def max_download_attempts() -> int:
+    """Download attempts per process before automatic retries stop (ROUTINES_INVOICES_MAX_ATTEMPTS, default 3)."""
+    from routines.settings import env_int
+
+    return env_int(MAX_ATTEMPTS_ENV, DEFAULT_MAX_ATTEMPTS, 1)
+
+
+def download_is_due(max_attempts: int):
+    """SQL condition: waiting for download, or failed with fewer than `max_attempts` attempts."""
+    return or_(
+        InvoiceProcess.status == Status.AGUARDANDO_DOWNLOAD.value,
+        and_(
+            InvoiceProcess.status == Status.FALHA_DOWNLOAD.value,
+            InvoiceProcess.download_attempts < max_attempts,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class PendingDownload:
+    process_id: int
+    billing_month: date
+    operator_code: str
+    status: str
+    attempts: int
+
+
+def pending_downloads(session: Session, max_attempts: int) -> list[PendingDownload]:
+    """Processes whose download should be requested again (the nightly re-download): AGUARDANDO_DOWNLOAD, or
+    FALHA_DOWNLOAD with fewer than `max_attempts` attempts, of active operators with RPA."""
+    rows = session.execute(
+        select(
+            InvoiceProcess.id,
+            InvoiceProcess.billing_month,
+            Operator.code,
+            InvoiceProcess.status,
+            InvoiceProcess.download_attempts,
+        )
+        .join(Operator, Operator.id == InvoiceProcess.operator_id)
+        .where(Operator.active.is_(True), Operator.has_rpa.is_(True), download_is_due(max_attempts))
+        .order_by(InvoiceProcess.billing_month, Operator.code, InvoiceProcess.id)
+    ).all()
+    return [PendingDownload(*row) for row in rows]
+
+
+def notify_exhausted_downloads(session: Session, process_ids: list[int], max_attempts: int) -> list[int]:
+    """Processes among `process_ids` that failed their last allowed download attempt: their company's operators
+    are notified, once per process. Returns those processes' ids."""
+    from routines.companies.users import users_with_role
+    from routines.notifications.service import notify_users
+
+    processes = session.scalars(
+        select(InvoiceProcess)
+        .where(
+            InvoiceProcess.id.in_(process_ids),
+            InvoiceProcess.status == Status.FALHA_DOWNLOAD.value,
+            InvoiceProcess.download_attempts >= max_attempts,
+        )
+        .order_by(InvoiceProcess.id)
+    ).all()
+    for process in processes:
+        client = process.client
+        where = f"{client.name} / {process.operator.code}, competência {month_label(process.billing_month)}"
+        notify_users(
+            session,
+            users_with_role(session, client.company_id, "operator"),
+            kind="warning",
+            title=f"Download da fatura falhou {process.download_attempts} vezes: {where}",
+            message=(
+                f"O processo {process.id} ({where}) falhou no download {process.download_attempts} vez(es) e não "
+                f"será mais tentado automaticamente. Último erro: {process.error or 'sem mensagem'}. Anexe a "
+                f"fatura (`routines invoices attach {process.id} ARQUIVO`) ou peça uma nova tentativa "
+                f"(`routines invoices retry {process.id}`)."
+            ),
+            dedup_key=f"invoices:download-exhausted:{process.id}",
+        )
+    return [process.id for process in processes]
+
+
 def rpa_payload(process: InvoiceProcess) -> dict:
     return {
         "processo_id": process.id,
@@ -212,16 +295,19 @@ def download_partition(
     log: Log = lambda message: None,
     retry_failed: bool = True,
     leases: RpaLeases | None = None,
+    max_attempts: int | None = None,
 ) -> DownloadSummary:
     """Download, one RPA job at a time, the invoices of `operator_code` for `month` that wait for download.
 
     Each process is committed on its own once its job ended: AGUARDANDO_APROVACAO with the stored file, or
     FALHA_DOWNLOAD with the error and the job's last log lines. HTTP errors that survive the in-process retries
-    (token rejected, 5xx...) propagate and leave the current process in AGUARDANDO_DOWNLOAD.
+    (token rejected, 5xx...) propagate and leave the current process in AGUARDANDO_DOWNLOAD. A FALHA_DOWNLOAD
+    process is retried only below `max_attempts` attempts (ROUTINES_INVOICES_MAX_ATTEMPTS).
     """
     month = month_start(month)
     summary = DownloadSummary(month=month, operator=operator_code)
     wanted = [Status.AGUARDANDO_DOWNLOAD.value] + ([Status.FALHA_DOWNLOAD.value] if retry_failed else [])
+    max_attempts = max_download_attempts() if max_attempts is None else max_attempts
     with session_scope(engine) as session:
         operator = session.scalar(select(Operator).where(Operator.code == operator_code))
         if operator is None:
@@ -238,6 +324,7 @@ def download_partition(
                     InvoiceProcess.billing_month == month,
                     InvoiceProcess.operator_id == operator.id,
                     InvoiceProcess.status.in_(wanted),
+                    download_is_due(max_attempts),
                 )
                 .order_by(InvoiceProcess.id)
             )
@@ -246,7 +333,8 @@ def download_partition(
     for process_id in ids:
         with session_scope(engine) as session:
             process = session.get(InvoiceProcess, process_id)
-            if process.status not in wanted:  # moved by someone else meanwhile
+            exhausted = process.status == Status.FALHA_DOWNLOAD and process.download_attempts >= max_attempts
+            if process.status not in wanted or exhausted:  # moved by someone else meanwhile
                 summary.skipped += 1
                 continue
             # a job noted on a waiting process belongs to a run that was killed while following it: resume it

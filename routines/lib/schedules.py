@@ -140,3 +140,28 @@ def monthly_business_day_schedule(
         f"{describe_nth(nth).capitalize()} do mês (calendário {calendar_name}) às {hour:02d}:{minute:02d}"
     )
     return _daily_schedule(name, target, hour, minute, description, default_status, execution_fn)
+
+
+def cron_job_schedule(
+    *,
+    name: str,
+    job,
+    cron: str,
+    description: str,
+    default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.RUNNING,
+) -> dg.ScheduleDefinition:
+    """Run `job` on a cron (São Paulo time), one run per tick: run key = the tick's scheduled time."""
+
+    @dg.schedule(
+        name=name,
+        cron_schedule=cron,
+        execution_timezone=TIMEZONE,
+        job=job,
+        default_status=default_status,
+        description=description,
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        moment = context.scheduled_execution_time
+        return dg.RunRequest(run_key=moment.isoformat() if moment else None)
+
+    return _schedule

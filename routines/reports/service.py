@@ -668,6 +668,7 @@ def definition_id_for_partition(session: Session, key: str) -> int:
             return row.id
     raise UserError(f"no report definition with partition key {key!r}")
 
+
 # -- a definition's file, without e-mail (export tasks of type `report`) -------------------------------------
 @dataclass(frozen=True)
 class RenderedReport:
