@@ -32,7 +32,6 @@ def _retention(args: argparse.Namespace) -> int:
     rules = RetentionRules.from_env()
     now = utcnow()
     parts = args.only or list(PARTS)
-    engine = get_engine(args.url)
     for part in parts:
         if part == "runs":
             if not os.environ.get("DAGSTER_HOME"):
@@ -50,9 +49,9 @@ def _retention(args: argparse.Namespace) -> int:
                 removals = run_retention(instance, rules, now, args.dry_run)
         elif part == "files":
             store = FileStore(args.file_store or settings.file_store_root())
-            removals = retention.file_retention(engine, store, rules, now, args.dry_run)
+            removals = retention.file_retention(get_engine(args.url), store, rules, now, args.dry_run)
         elif part == "notifications":
-            removals = retention.notification_retention(engine, rules, now, args.dry_run)
+            removals = retention.notification_retention(get_engine(args.url), rules, now, args.dry_run)
         else:
             removals = backup_retention(BackupSettings.from_env(), args.dry_run)
         print(f"== {part}")

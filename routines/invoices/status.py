@@ -80,3 +80,8 @@ def check(current: str, target: str, process_id: int | None = None) -> Status:
     if destination not in TRANSITIONS[source]:
         raise IllegalTransition(source, destination, process_id)
     return destination
+
+
+def is_final(status: str | Status) -> bool:
+    """A final status has no way out in the state machine (its files may be archived or removed)."""
+    return not TRANSITIONS[parse(status)]
