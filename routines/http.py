@@ -131,6 +131,11 @@ class HttpClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        # proxies from the environment are read once here, not on every request (requests re-reads the whole
+        # environment and looks for ~/.netrc each time: slow for clients that poll, and netrc could replace the
+        # bearer token)
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        self.session.trust_env = False
         self.session.headers["User-Agent"] = "routines/0.1"
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"

@@ -132,25 +132,69 @@ class Lease:
             now = database_now(session)
             self._set(session, expires_at=now + timedelta(seconds=self.leases.ttl))
 
-    def starting(self) -> None:
-        """Right before `POST /executar`: from now on the slot counts a job that may run until the job deadline.
-        Raises LeaseLost (and then nothing may be started) when the slot is no longer ours."""
-        with session_scope(self.leases.engine) as session:
-            now = database_now(session)
+    @contextmanager
+    def _transaction(self, session: Session | None) -> Iterator[Session]:
+        if session is not None:
+            yield session
+            return
+        with session_scope(self.leases.engine) as own:
+            yield own
+
+    def starting(self, session: Session | None = None) -> None:
+        """Right before `POST /executar` (in the caller's transaction if given): from now on the slot counts a job
+        that may run until the job deadline. Raises LeaseLost (and then nothing may be started) when the slot is
+        no longer ours."""
+        self._count_job(session, None)
+
+    def following(self, job_id: str, session: Session | None = None) -> None:
+        """A job started earlier (by a run that was killed) is followed under this slot: it counts from now."""
+        if self.job_id != job_id:
+            self._count_job(session, job_id)
+
+    def _count_job(self, session: Session | None, job_id: str | None) -> None:
+        with self._transaction(session) as transaction:
+            now = database_now(transaction)
             deadline = now + timedelta(seconds=self.leases.job_hold)
             self._set(
-                session,
+                transaction,
                 expires_at=now + timedelta(seconds=self.leases.ttl),
-                job_id=None,
+                job_id=job_id,
                 job_started_at=now,
                 job_deadline=deadline,
             )
-        self.job_id, self.job_started_at, self.job_deadline = None, now, deadline
+        self.job_id, self.job_started_at, self.job_deadline = job_id, now, deadline
 
     def started(self, session: Session, job_id: str) -> None:
-        """The RPA answered with the job's id (in the caller's transaction, e.g. with the process's job id)."""
-        self._set(session, job_id=job_id)
+        """The RPA answered with the job's id (in the caller's transaction, e.g. with the process's job id). Never
+        raises: a slot found gone is left in `lost` (the job runs anyway; the caller must start nothing more)."""
+        try:
+            self._set(session, job_id=job_id)
+        except LeaseLost:
+            return
         self.job_id = job_id
+
+    def claim(self, process_id: int | None, session: Session | None = None) -> bool:
+        """Keep the slot for another process's job once this one's ended (or none was started): False when that
+        process is claimed by another lease (in the caller's transaction, IntegrityError propagates instead).
+        LeaseLost when the slot is no longer ours."""
+        try:
+            with self._transaction(session) as transaction:
+                now = database_now(transaction)
+                self._set(
+                    transaction,
+                    process_id=process_id,
+                    expires_at=now + timedelta(seconds=self.leases.ttl),
+                    job_id=None,
+                    job_started_at=None,
+                    job_deadline=None,
+                )
+        except IntegrityError:
+            if session is not None:
+                raise
+            return False
+        self.process_id, self.adopted = process_id, False
+        self.job_id = self.job_started_at = self.job_deadline = None
+        return True
 
     def seconds_left(self, job_timeout: float) -> float:
         """How long a follower may still wait for this lease's job: `job_timeout` from the job's start."""
@@ -227,15 +271,26 @@ class RpaLeases:
         """A slot for `process_id`'s job, claiming the process; Busy when another lease claims it (and it cannot
         be taken over); None when every slot is taken."""
         token = uuid.uuid4().hex
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine) as session:  # read first: waiting runs poll here without writing
             now = database_now(session)
-            session.execute(
-                delete(RpaLease).where(
-                    RpaLease.expires_at < now,
-                    or_(RpaLease.job_deadline.is_(None), RpaLease.job_deadline < now),
-                )
-            )
             rows = session.scalars(select(RpaLease)).all()
+        over = [
+            row
+            for row in rows
+            if row.expires_at < now and (row.job_deadline is None or row.job_deadline < now)
+        ]
+        if over:  # heartbeat and job deadline both passed: the slot is free again
+            with session_scope(self.engine) as session:
+                for row in over:
+                    session.execute(
+                        delete(RpaLease).where(
+                            RpaLease.slot == row.slot,
+                            RpaLease.token == row.token,
+                            RpaLease.expires_at < now,
+                            or_(RpaLease.job_deadline.is_(None), RpaLease.job_deadline < now),
+                        )
+                    )
+            rows = [row for row in rows if row not in over]
         claim = next((row for row in rows if process_id is not None and row.process_id == process_id), None)
         if claim is not None:
             return self._adopt(claim, token)

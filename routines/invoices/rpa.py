@@ -155,6 +155,7 @@ class RpaClient:
         on_poll: Callable[[], None] = lambda: None,
         resume_job_id: str | None = None,
         before_start: Callable[[], None] = lambda: None,
+        on_resumed: Callable[[str], None] = lambda job_id: None,
         on_ended: Callable[[str], None] = lambda status: None,
         job_timeout: float | None = None,
         pause: Callable[[float], object] | None = None,
@@ -162,7 +163,8 @@ class RpaClient:
         """Start a job (or follow `resume_job_id` if the RPA still has it running or done), stream its logs,
         fetch its file.
 
-        `before_start()` runs right before `POST /executar` (it may raise to start nothing); `on_ended(status)`
+        `before_start()` runs right before `POST /executar` (it may raise to start nothing), `on_resumed(job_id)`
+        when `resume_job_id` is followed instead; `on_ended(status)`
         as soon as the RPA reports the job over (before the file is fetched). The POST is never repeated once it
         may have reached the RPA (`OutcomeUnknown` propagates). While the job runs, polls that still fail after
         the in-process retries (5xx, timeouts) do not end the following: it goes on until `job_timeout` (default
@@ -177,12 +179,16 @@ class RpaClient:
             before_start()
             job_id = self.start_job(operator_endpoint, payload)
             on_started(job_id)
+        else:
+            on_resumed(job_id)
         offset = 0
         last = deque(maxlen=LAST_LINES)
         delay = self.poll_interval
         unanswered: HttpError | None = None
 
-        def drain() -> None:
+        def drain(to_the_end: bool = False) -> None:
+            """The lines from `offset` on: one page while the job runs (the next poll asks for more), every page
+            once it ended."""
             nonlocal offset
             while True:
                 lines, next_offset = self.job_logs(job_id, offset)
@@ -193,6 +199,8 @@ class RpaClient:
                     offset = max(offset, next_offset)
                     return
                 offset = next_offset
+                if not to_the_end:
+                    return
 
         def result(ok: bool, state: str, **values) -> JobResult:
             return JobResult(
@@ -216,7 +224,7 @@ class RpaClient:
                 unanswered, state = None, str(status["status"]).upper()
             if unanswered is None and state not in RUNNING_STATUSES:
                 on_ended(state)
-                drain()
+                drain(to_the_end=True)
                 if state == SUCCESS:
                     filename, content = self.job_file(job_id)
                     arquivo = status.get("arquivo") or {}

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from routines.database.base import utcnow
@@ -274,8 +275,13 @@ class _Stop(Exception):
     """Nothing more may be started (or followed, when the run is interrupted)."""
 
 
+_CLAIMED_ELSEWHERE = object()  # the process was claimed by another lease
+
+
 class _PartitionDownload:
-    """The jobs of one partition: the calling thread hands out leases and logs; one thread follows each job."""
+    """The jobs of one partition: the calling thread takes slots (leases) and logs; one thread per slot follows
+    its job, then keeps the slot for the next waiting process while its job ended (one compare-and-set instead
+    of giving the slot back and taking it again)."""
 
     def __init__(self, engine, store, rpa, endpoint, actor, wanted, leases, summary, log):
         self.engine: Engine = engine
@@ -289,6 +295,7 @@ class _PartitionDownload:
         self.log = log
         self.messages: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # None only wakes the dispatcher
         self.lock = threading.Lock()
+        self.pending: deque[int] = deque()  # processes no slot has taken yet
         self.no_more_starts: str | None = None  # why nothing more is started
         self.interrupted = threading.Event()  # stop following too: the run is being stopped
         # the first job goes alone until the RPA accepted it: a refused token or an RPA that is down costs one
@@ -299,38 +306,42 @@ class _PartitionDownload:
 
     # -- the calling thread -------------------------------------------------------------------------------------
     def run(self, ids: list[int]) -> None:
-        pending = deque(ids)
+        self.pending.extend(ids)
         slots = max(1, min(self.leases.limit, len(ids)))
-        running: dict[Future, int] = {}
+        running: set[Future] = set()
         errors: list[BaseException] = []
         waiting = False
         with self.leases.heartbeat(on_lost=self.slot_lost, on_error=self.heartbeat_failed):
             pool = ThreadPoolExecutor(slots, thread_name_prefix="rpa-job")
             try:
-                while pending or running:
+                while True:
                     for future in [future for future in running if future.done()]:
-                        process_id = running.pop(future)
+                        running.discard(future)
                         if future.exception() is not None:
                             errors.append(future.exception())
-                            self.stop_starting(f"erro no processo {process_id}: {future.exception()}")
-                    if pending and self.no_more_starts:
-                        self.say(
-                            f"{len(pending)} processo(s) não iniciado(s) nesta execução: {self.no_more_starts}"
-                        )
-                        pending.clear()
-                    if pending and len(running) < slots and (not running or self.answered.is_set()):
-                        taken = self.leases.take(pending[0])
+                            self.stop_starting(f"erro: {future.exception()}")
+                    with self.lock:
+                        left = len(self.pending)
+                    if not left and not running:
+                        break
+                    if left and self.no_more_starts:
+                        with self.lock:
+                            self.pending.clear()
+                        self.say(f"{left} processo(s) não iniciado(s) nesta execução: {self.no_more_starts}")
+                        continue
+                    # one more slot while some process waits; the first job goes alone until the RPA answered
+                    if left and len(running) < slots and (not running or self.answered.is_set()):
+                        process_id = self.next_pending()
+                        taken = self.leases.take(process_id)
                         if isinstance(taken, Lease):
-                            running[pool.submit(self.download, pending.popleft(), taken)] = taken.process_id
+                            running.add(pool.submit(self.follow, taken))
                             waiting = False
                             continue
                         if isinstance(taken, Busy):
-                            pending.popleft()
-                            self.summary.busy.append(
-                                {"process_id": taken.process_id, "reason": taken.describe()}
-                            )
-                            self.say(f"processo {taken.process_id}: {taken.describe()}")
+                            self.summary.busy.append({"process_id": process_id, "reason": taken.describe()})
+                            self.say(f"processo {process_id}: {taken.describe()}")
                             continue
+                        self.give_back(process_id)
                         freed = self.leases.free_ended_jobs(
                             self.rpa.job_has_ended, every=self.rpa.max_poll_interval
                         )
@@ -341,7 +352,7 @@ class _PartitionDownload:
                             continue
                         if not waiting:
                             self.say(
-                                f"processo {pending[0]}: aguardando vaga no RPA (limite {self.leases.limit} jobs "
+                                f"processo {process_id}: aguardando vaga no RPA (limite {self.leases.limit} jobs "
                                 "em andamento)"
                             )
                             waiting = True
@@ -357,16 +368,31 @@ class _PartitionDownload:
         if errors:
             raise errors[0]
 
+    def next_pending(self) -> int | None:
+        with self.lock:
+            if self.no_more_starts or self.interrupted.is_set() or not self.pending:
+                return None
+            return self.pending.popleft()
+
+    def give_back(self, process_id: int) -> None:
+        with self.lock:
+            self.pending.appendleft(process_id)
+
     def pump(self, timeout: float) -> None:
-        """Log what the job threads said, waiting up to `timeout` seconds for something to happen."""
+        """Log what the job threads said, waiting up to `timeout` seconds for something to happen. Messages that
+        queued up meanwhile go out as one multi-line entry: a run log write can be slower than the jobs talk, and
+        slots must be handed out again without waiting for a backlog of log lines."""
+        batch: list[str] = []
         try:
             message = self.messages.get(timeout=timeout) if timeout > 0 else self.messages.get_nowait()
             while True:
                 if message is not None:
-                    self.log(message)
+                    batch.append(message)
                 message = self.messages.get_nowait()
         except queue.Empty:
-            return
+            pass
+        if batch:
+            self.log("\n".join(batch))
 
     # -- any thread ---------------------------------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -389,103 +415,151 @@ class _PartitionDownload:
         self.say(f"renovação das vagas do RPA falhou (nova tentativa em seguida): {exc}")
 
     # -- one job thread per lease -------------------------------------------------------------------------------
-    def download(self, process_id: int, lease: Lease) -> None:
-        ended = False
+    def follow(self, lease: Lease) -> None:
+        """One slot: its process's job, then, while the slot is free again and processes wait, theirs."""
         try:
-            prepared = self.prepare(process_id, lease)
-            if prepared is None:
-                return
-            payload, client_name, resume_job_id = prepared
+            process_id, claim = lease.process_id, False
+            while self.download(process_id, lease, claim):
+                process_id, claim = self.next_pending(), True
+                if process_id is None:
+                    self.let_go(lease)
+                    return
+        finally:
+            self.answered.set()
+            self.messages.put(None)
 
-            def before_start() -> None:
-                if self.interrupted.is_set() or self.no_more_starts:
-                    raise _Stop(self.no_more_starts or "execução interrompida")
-                lease.starting()
+    def let_go(self, lease: Lease, job_may_still_run: bool = False) -> None:
+        try:
+            if job_may_still_run:
+                lease.abandon()
+            else:
+                lease.release()
+        except LeaseLost as exc:
+            self.slot_lost(exc)
 
-            def started(job_id: str) -> None:
-                with session_scope(self.engine) as session:
-                    session.execute(
-                        update(InvoiceProcess).where(InvoiceProcess.id == process_id).values(job_id=job_id)
-                    )
-                self.say(f"processo {process_id} ({client_name}): job RPA {job_id} iniciado")
-                try:
-                    with session_scope(self.engine) as session:
-                        lease.started(session, job_id)
-                except LeaseLost as exc:  # nothing more starts; this job runs anyway, so it is still followed
-                    self.slot_lost(exc)
-
-            def on_poll() -> None:
-                self.answered.set()
-                if self.interrupted.is_set():
-                    raise _Stop(
-                        "execução interrompida; o job segue no RPA e será retomado pela próxima execução"
-                    )
-
-            def on_ended(status: str) -> None:
-                nonlocal ended
-                ended = True
-
-            if resume_job_id:
-                self.say(f"processo {process_id} ({client_name}): acompanhando o job RPA {resume_job_id}")
-            try:
-                result = self.rpa.run_job(
-                    self.endpoint,
-                    payload,
-                    on_log=lambda line: self.say(f"[RPA processo {process_id}] {line}"),
-                    on_started=started,
-                    on_poll=on_poll,
-                    resume_job_id=resume_job_id,
-                    before_start=before_start,
-                    on_ended=on_ended,
-                    job_timeout=lease.seconds_left(self.rpa.job_timeout) if lease.adopted else None,
-                    pause=self.interrupted.wait,
-                )
-            except OutcomeUnknown as exc:
-                self.record_unknown_start(process_id, client_name, lease, exc)
-                return
-            self.record(process_id, client_name, result, lease)
+    def download(self, process_id: int, lease: Lease, claim: bool) -> bool:
+        """Download one process under `lease` (claiming it first when `claim`). True when the slot may take
+        another job (the job ended, or none was started); otherwise the slot is given back (released, or left to
+        a job that may still run: abandoned) and False."""
+        job = {
+            "running": lease.adopted,
+            "ended": False,
+        }  # a job (maybe) runs under the slot / the RPA says it ended
+        done = {"keep": False}
+        try:
+            self.download_one(process_id, lease, claim, job, done)
         except _Stop as exc:
             self.say(f"processo {process_id}: {exc}")
         except LeaseLost as exc:
             self.slot_lost(exc)
         finally:
-            try:
-                if ended or not lease.job_may_run:
-                    lease.release()
-                else:
-                    lease.abandon()
-            except LeaseLost as exc:
-                self.slot_lost(exc)
-            self.answered.set()
-            self.messages.put(None)
+            may_run = job["running"] and not job["ended"]
+            keep = done["keep"] and not may_run and lease.lost is None
+            if not keep:
+                self.let_go(lease, job_may_still_run=may_run)
+        return keep
 
-    def prepare(self, process_id: int, lease: Lease) -> tuple[dict, str, str | None] | None:
-        """Under the claim: the payload, client name and job to follow, or None when the process is not to be
-        downloaded any more."""
-        with session_scope(self.engine) as session:
-            process = session.get(InvoiceProcess, process_id)
-            if process.status not in self.wanted:  # moved by someone else meanwhile
-                with self.lock:
-                    self.summary.skipped += 1
-                return None
-            if lease.adopted and lease.job_id != process.job_id:
-                # sent back for a new download while its last job may still run: that one must end first
-                reason = f"o job anterior {lease.job_id} pode estar em andamento no RPA; nenhum job novo é iniciado"
-                self.summary.busy.append({"process_id": process_id, "reason": reason})
-                self.say(f"processo {process_id}: {reason}")
-                return None
-            # a job taken over from a holder that stopped following it, or noted on a waiting process by a run
-            # that was killed while following it: follow it (or fetch its file) instead of starting another
-            if lease.adopted:
-                resume_job_id = lease.job_id
-            else:
-                resume_job_id = process.job_id if process.status == Status.AGUARDANDO_DOWNLOAD else None
-            if process.status == Status.FALHA_DOWNLOAD:
-                transition(
-                    session, process, Status.AGUARDANDO_DOWNLOAD, self.actor, "nova tentativa de download"
+    def download_one(self, process_id: int, lease: Lease, claim: bool, job: dict, done: dict) -> None:
+        prepared = self.prepare(process_id, lease, claim)
+        if prepared is _CLAIMED_ELSEWHERE:  # the dispatcher sees to it
+            self.give_back(process_id)
+            return
+        if prepared is None:
+            done["keep"] = True
+            return
+        payload, client_name, resume_job_id = prepared
+
+        def before_start() -> None:  # only when a job to follow again turned out to be over
+            job["running"] = False
+            if self.interrupted.is_set() or self.no_more_starts:
+                raise _Stop(self.no_more_starts or "execução interrompida")
+            lease.starting()
+
+        def started(job_id: str) -> None:
+            job["running"] = True
+            with session_scope(self.engine) as session:
+                session.execute(
+                    update(InvoiceProcess).where(InvoiceProcess.id == process_id).values(job_id=job_id)
                 )
-            process.download_attempts += 1
-            return rpa_payload(process), process.client.name, resume_job_id
+                lease.started(session, job_id)
+            self.say(f"processo {process_id} ({client_name}): job RPA {job_id} iniciado")
+            if lease.lost is not None:  # nothing more starts; this job runs anyway, so it is still followed
+                self.slot_lost(lease.lost)
+
+        def resumed(job_id: str) -> None:
+            job["running"] = True
+            lease.following(job_id)
+            self.say(f"processo {process_id} ({client_name}): acompanhando o job RPA {job_id}")
+
+        def on_poll() -> None:
+            self.answered.set()
+            if self.interrupted.is_set():
+                raise _Stop("execução interrompida; o job segue no RPA e será retomado pela próxima execução")
+
+        def on_ended(status: str) -> None:
+            job["ended"] = True
+
+        try:
+            result = self.rpa.run_job(
+                self.endpoint,
+                payload,
+                on_log=lambda line: self.say(f"[RPA processo {process_id}] {line}"),
+                on_started=started,
+                on_poll=on_poll,
+                resume_job_id=resume_job_id,
+                before_start=before_start,
+                on_resumed=resumed,
+                on_ended=on_ended,
+                job_timeout=lease.seconds_left(self.rpa.job_timeout) if lease.adopted else None,
+                pause=self.interrupted.wait,
+            )
+        except OutcomeUnknown as exc:
+            job["running"] = True  # maybe: its slot stays taken until such a job would have ended
+            self.record_unknown_start(process_id, client_name, lease, exc)
+            return
+        self.record(process_id, client_name, result, lease)
+        done["keep"] = True
+
+    def prepare(
+        self, process_id: int, lease: Lease, claim: bool
+    ) -> tuple[dict, str, str | None] | object | None:
+        """In one transaction: claim the process for `lease` (when `claim`), check that it still waits, and,
+        unless a job of it is to be followed again, mark the slot as counting the job about to start. Returns the
+        payload, client name and job to follow; None when the process is not to be downloaded any more; or
+        _CLAIMED_ELSEWHERE."""
+        try:
+            with session_scope(self.engine) as session:
+                if claim:
+                    lease.claim(process_id, session)
+                process = session.get(InvoiceProcess, process_id)
+                if process.status not in self.wanted:  # moved by someone else meanwhile
+                    with self.lock:
+                        self.summary.skipped += 1
+                    return None
+                if lease.adopted and lease.job_id != process.job_id:
+                    # sent back for a new download while its last job may still run: that one must end first
+                    reason = f"o job anterior {lease.job_id} pode estar em andamento no RPA; nenhum job novo é iniciado"
+                    self.summary.busy.append({"process_id": process_id, "reason": reason})
+                    self.say(f"processo {process_id}: {reason}")
+                    return None
+                # a job taken over from a holder that stopped following it, or noted on a waiting process by a run
+                # that was killed while following it: follow it (or fetch its file) instead of starting another
+                if lease.adopted:
+                    resume_job_id = lease.job_id
+                else:
+                    resume_job_id = process.job_id if process.status == Status.AGUARDANDO_DOWNLOAD else None
+                if resume_job_id is None and (self.interrupted.is_set() or self.no_more_starts):
+                    raise _Stop(self.no_more_starts or "execução interrompida")
+                if process.status == Status.FALHA_DOWNLOAD:
+                    transition(
+                        session, process, Status.AGUARDANDO_DOWNLOAD, self.actor, "nova tentativa de download"
+                    )
+                process.download_attempts += 1
+                if resume_job_id is None:
+                    lease.starting(session)
+                return rpa_payload(process), process.client.name, resume_job_id
+        except IntegrityError:
+            return _CLAIMED_ELSEWHERE
 
     def fail(
         self, session: Session, process: InvoiceProcess, client_name: str, error: str, **changes

@@ -82,9 +82,12 @@ def test_one_partition_uses_the_whole_limit(sqlite_db_url, tmp_path):
         assert result.success
         assert rpa.max_in_flight == 3  # the whole limit, never more
         assert sorted(rpa.jobs_per_process().values()) == [1] * 7
-        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+        lines = [
+            line for entry in instance.all_logs(result.run_id) for line in entry.user_message.splitlines()
+        ]
         for job in rpa.jobs.values():  # every job's log lines reached the run log, each once
-            assert sum(message.endswith(f"] {job.lines[-1]}") for message in messages) == 1
+            for line in job.lines:
+                assert sum(logged.endswith(f"] {line}") for logged in lines) == 1
     metadata = result.asset_materializations_for_node("downloaded_invoices")[0].metadata
     assert metadata["downloaded"].value == 7
 

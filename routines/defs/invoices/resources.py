@@ -35,7 +35,8 @@ class RpaResource(dg.ConfigurableResource):
         "job_timeout_seconds + this after its start",
     )
     lease_ttl_seconds: float = Field(
-        default=60.0, description="a run's leases are renewed every ttl/3; a killed run's jobs are taken over after"
+        default=60.0,
+        description="a run's leases are renewed every ttl/3; a killed run's jobs are taken over after",
     )
 
     def get_client(self) -> RpaClient:
