@@ -332,6 +332,8 @@ class _PartitionDownload:
                     # one more slot while some process waits; the first job goes alone until the RPA answered
                     if left and len(running) < slots and (not running or self.answered.is_set()):
                         process_id = self.next_pending()
+                        if process_id is None:  # taken by a slot of this run meanwhile, or stopping
+                            continue
                         taken = self.leases.take(process_id)
                         if isinstance(taken, Lease):
                             running.add(pool.submit(self.follow, taken))

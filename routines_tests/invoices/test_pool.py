@@ -1,5 +1,6 @@
-"""The `rpa` concurrency pool bounds the RPA jobs in flight across concurrent runs (a backfill of many
-month x operator partitions), measured by the fake RPA server."""
+"""The `rpa` concurrency pool and the RPA leases bound the jobs in flight across concurrent runs (a backfill of
+many month x operator partitions, each run its own process), and one run uses the whole limit; measured by the fake
+RPA server. Jobs last long enough (1 s) that the runs overlap on a busy machine."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def test_pool_limit_holds_under_a_backfill(sqlite_db_url, tmp_path):
     limit = 2
     codes = seed_operators(sqlite_db_url, operators=6, clients=2, month="2025-06-01")
     with (
-        fake_rpa(latency=0.3, log_lines=2) as (rpa_url, rpa),
+        fake_rpa(latency=1.0, log_lines=2) as (rpa_url, rpa),
         dg.instance_for_test(temp_dir=str(tmp_path)) as instance,
     ):
         instance.event_log_storage.set_concurrency_slots("rpa", limit)
