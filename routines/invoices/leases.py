@@ -253,6 +253,7 @@ class RpaLeases:
         self._held: set[Lease] = set()
         self._lock = threading.Lock()
         self._checked: dict[str, float] = {}
+        self._unfollowed = True
 
     def _keep(self, lease: Lease) -> Lease:
         with self._lock:
@@ -291,6 +292,8 @@ class RpaLeases:
                         )
                     )
             rows = [row for row in rows if row not in over]
+        # jobs nobody follows: `free_ended_jobs` asks the RPA about them only when the last look saw some
+        self._unfollowed = any(row.expires_at < now and row.job_id is not None for row in rows)
         claim = next((row for row in rows if process_id is not None and row.process_id == process_id), None)
         if claim is not None:
             return self._adopt(claim, token)
@@ -358,6 +361,8 @@ class RpaLeases:
     def free_ended_jobs(self, job_ended: Callable[[str], bool], every: float = 30.0) -> list[str]:
         """Ask the RPA about the jobs nobody follows (at most once per `every` seconds each) and free the slots
         of those that ended. Returns their job ids."""
+        if not self._unfollowed:  # the last `take` saw none
+            return []
         with session_scope(self.engine) as session:
             now = database_now(session)
             rows = session.execute(
