@@ -31,7 +31,11 @@ def one_asset() -> int:
 defs = dg.Definitions(assets=[one_asset])
 """
 
-PROBE = "import importlib, sys; m = importlib.import_module(sys.argv[1]); m.defs.get_repository_def()"
+# `defs` is a Definitions object (the bare project) or a `@dg.definitions` function (routines) to call
+PROBE = (
+    "import importlib, sys; m = importlib.import_module(sys.argv[1]); "
+    "d = m.defs() if callable(m.defs) else m.defs; d.get_repository_def()"
+)
 
 
 def timed(command: list[str], path: str, env: dict[str, str]) -> float:

@@ -2,7 +2,8 @@
 
 It loads every domain's Dagster glue from the autoloaded `routines/defs/` folder, picks the shared resources
 by environment (ROUTINES_ENV: `local`, the embedded SQLite and file store, or `production`, where
-ROUTINES_DATABASE_URL and ROUTINES_FILE_STORE_ROOT are required) and applies cross-cutting policy once.
+ROUTINES_DATABASE_URL and ROUTINES_FILE_STORE_ROOT are required), picks where steps execute (ROUTINES_EXECUTOR:
+`multiprocess` or `celery` workers, see `routines.lib.executors`) and applies cross-cutting policy once.
 Nothing here opens a connection or computes a calendar at import: the webserver, the daemon and every run
 import it.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from routines import settings
+from routines.lib.executors import step_executor
 from routines.lib.resources import DatabaseResource, FileStoreResource
 
 
@@ -31,4 +33,7 @@ def shared_resources(environment: str) -> dict[str, object]:
 @dg.definitions
 def defs() -> dg.Definitions:
     domains = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
-    return dg.Definitions.merge(domains, dg.Definitions(resources=shared_resources(settings.environment())))
+    shared = dg.Definitions(
+        resources=shared_resources(settings.environment()), executor=step_executor(settings.executor())
+    )
+    return dg.Definitions.merge(domains, shared)

@@ -1,8 +1,9 @@
-"""`make run`: migrate and seed the embedded business database, prepare a local DAGSTER_HOME, start `dagster dev`.
+"""`make run`: migrate and seed the embedded business database, prepare a local DAGSTER_HOME, start `dg dev`.
 
-The process replaces itself with `dagster dev` after resetting SIGINT and SIGTERM to their defaults: a
-`dagster dev` that inherits an ignored SIGINT (a script started in the background) also ignores SIGTERM and
-cannot be stopped cleanly.
+The process replaces itself with `dg dev` (Dagster's `dagster dev` underneath) after resetting SIGINT and SIGTERM
+to their defaults: a `dagster dev` that inherits an ignored SIGINT (a script started in the background) also
+ignores SIGTERM and cannot be stopped cleanly. Installed without the repository (no pyproject.toml with
+`[tool.dg]`), it starts `dagster dev -m routines.definitions` instead.
 """
 
 from __future__ import annotations
@@ -45,11 +46,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     dagster_home = prepare()
     os.environ["DAGSTER_HOME"] = str(dagster_home)
-    workspace = REPOSITORY / "workspace.yaml"
-    command = [str(Path(sys.executable).with_name("dagster")), "dev", "-h", args.host, "-p", str(args.port)]
-    if workspace.exists():
-        command += ["-w", str(workspace)]
-    else:  # installed without the repository: load the module directly
+    binaries = Path(sys.executable).parent
+    if (REPOSITORY / "pyproject.toml").is_file():  # the dg project: `dg dev` from its root
+        os.chdir(REPOSITORY)
+        command = [str(binaries / "dg"), "dev", "--host", args.host, "--port", str(args.port)]
+    else:
+        command = [str(binaries / "dagster"), "dev", "-h", args.host, "-p", str(args.port)]
         command += ["-m", "routines.definitions"]
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

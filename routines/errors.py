@@ -21,3 +21,8 @@ class InputFileError(UserError):
         if field:
             where += f", field {field}"
         super().__init__(f"{where}: {message}")
+
+
+class ConflictError(RuntimeError):
+    """Someone else changed the data between our read and our write; nothing was written. The CLI prints it as
+    one line and exits with status 2 (re-read and try again)."""

@@ -10,8 +10,15 @@ from pathlib import Path
 
 
 def routines_home() -> Path:
-    """Local folder for the embedded defaults (SQLite database, file store); git-ignored."""
-    return Path(os.environ.get("ROUTINES_HOME") or Path.cwd() / ".routines").resolve()
+    """Folder of the embedded defaults (SQLite database, file store, company calendars, local DAGSTER_HOME):
+    ROUTINES_HOME, else the user's data folder (platformdirs: ~/.local/share/routines on Linux), whatever the
+    current folder. `make run` and `make test` export ROUTINES_HOME=./.routines (git-ignored)."""
+    configured = os.environ.get("ROUTINES_HOME", "").strip()
+    if configured:
+        return Path(configured).expanduser().resolve()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("routines", appauthor=False)).resolve()
 
 
 def database_url() -> str:
@@ -31,3 +38,13 @@ def file_store_root() -> Path:
 def environment() -> str:
     """`local` (default) or `production`; selects resources in `routines.definitions`."""
     return os.environ.get("ROUTINES_ENV", "local").strip().lower() or "local"
+
+
+def executor() -> str:
+    """Where the steps of a run execute: `multiprocess` (default, the run's own host) or `celery` (workers)."""
+    return os.environ.get("ROUTINES_EXECUTOR", "").strip().lower() or "multiprocess"
+
+
+def celery_queue() -> str:
+    """The Celery queue the code location's steps go to and its workers listen on."""
+    return os.environ.get("ROUTINES_CELERY_QUEUE", "").strip() or "routines"

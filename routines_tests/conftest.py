@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -55,9 +54,21 @@ def isolated_dagster_context():
     _current_storage.set(before)
 
 
+def _drop_roles(connection, *roles: str) -> None:
+    for role in roles:
+        if connection.execute(text("select 1 from pg_roles where rolname = :r"), {"r": role}).scalar():
+            connection.execute(text(f'drop owned by "{role}" cascade'))
+            connection.execute(text(f'drop role "{role}"'))
+
+
 @pytest.fixture
 def postgres_schema_url() -> Iterator[str]:
-    """An empty PostgreSQL schema of its own; the URL sets search_path to it. Dropped after the test."""
+    """An empty PostgreSQL schema of its own, reached as a login role of its own that is NOT a superuser (as the
+    application in production: it owns its schema, may create schemas in the database and roles - the reports'
+    reporting role). The URL sets search_path to the schema. Schema, reporting schema and roles (cluster-wide,
+    named after the schema) are dropped after the test."""
+    from routines.reports.surface import reporting_role, reporting_schema
+
     admin_url = postgres_admin_url()
     try:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -66,10 +77,16 @@ def postgres_schema_url() -> Iterator[str]:
     except Exception as exc:  # noqa: BLE001 - any connection failure means unreachable
         _postgres_unavailable(f"unreachable ({type(exc).__name__}: {str(exc).splitlines()[0]})")
     schema = f"t_{uuid.uuid4().hex[:12]}"
+    application_role = f"{schema}_app"
+    parsed = make_url(admin_url)
     with admin.connect() as connection:
-        connection.execute(text(f'create schema "{schema}"'))
-    separator = "&" if "?" in admin_url else "?"
-    url = f"{admin_url}{separator}options={quote(f'-csearch_path={schema}')}"
+        connection.execute(text(f'create role "{application_role}" login createrole'))
+        connection.execute(text(f'grant create on database "{parsed.database}" to "{application_role}"'))
+        connection.execute(text(f'create schema "{schema}" authorization "{application_role}"'))
+    url = parsed.set(username=application_role, password=None).update_query_dict(
+        {"options": f"-csearch_path={schema}"}
+    )
+    url = url.render_as_string(hide_password=False)
     try:
         yield url
     finally:
@@ -77,7 +94,9 @@ def postgres_schema_url() -> Iterator[str]:
 
         get_engine(url).dispose()
         with admin.connect() as connection:
+            connection.execute(text(f'drop schema if exists "{reporting_schema(schema)}" cascade'))
             connection.execute(text(f'drop schema "{schema}" cascade'))
+            _drop_roles(connection, reporting_role(parsed.database, schema), application_role)
         admin.dispose()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +16,13 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 def shared_data(relative: str) -> Path:
-    """A file of ../shared/data; skips the test (with the reason) when that folder is absent."""
+    """A file of ../shared/data; when it is absent the test is skipped with the reason, or fails with CI=true."""
     path = SHARED_DATA / relative
     if not path.exists():
-        pytest.skip(f"reference data {path} is not present (it ships beside the repository, in ../shared)")
+        message = f"reference data {path} is not present (it ships beside the repository, in ../shared)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message} (CI=true: the reference data is required)", pytrace=False)
+        pytest.skip(message)
     return path
 
 
@@ -64,3 +68,15 @@ def load_code_location():
     from routines.definitions import defs
 
     return defs()
+
+
+def apply_partition_requests(instance, result) -> None:
+    """What the daemon does with a sensor result's dynamic partition requests (add and delete)."""
+    import dagster as dg
+
+    for request in result.dynamic_partitions_requests or []:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)

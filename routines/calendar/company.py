@@ -144,16 +144,16 @@ def _from_file(name: str) -> CompanyCalendarSpec | None:
 
 
 def _from_database(name: str) -> CompanyCalendarSpec | None:
-    url = settings.database_url()
-    if url.startswith("sqlite:///"):
-        file = url.removeprefix("sqlite:///")
-        if file and file != ":memory:" and not Path(file).is_file():
-            return None  # no business database yet: do not create one
     from sqlalchemy import inspect, select
     from sqlalchemy.orm import Session
 
     from routines.calendar.models import BusinessCalendar
-    from routines.database import get_engine
+    from routines.database.engine import get_engine, sqlite_file
+
+    url = settings.database_url()
+    file = sqlite_file(url)
+    if file is not None and not file.is_file():
+        return None  # no business database yet: do not create one
 
     engine = get_engine(url)
     try:

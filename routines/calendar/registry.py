@@ -22,6 +22,8 @@ class UnknownCalendarError(UserError, LookupError):
 
 _cache: dict[str, Calendar] = {}
 _lock = threading.RLock()
+# Names being built, outermost first (under _lock): a company calendar's base chain, to catch a cycle.
+_building: list[str] = []
 
 
 def builtin_names() -> list[str]:
@@ -63,7 +65,14 @@ def get_calendar(name: str) -> Calendar:
             if calendar is None:
                 from routines.calendar.company import load_company_calendar
 
-                calendar = load_company_calendar(key, resolve_base=get_calendar)
+                if key in _building:
+                    chain = " -> ".join([*_building[_building.index(key) :], key])
+                    raise UserError(f"company calendars form a cycle of bases: {chain}")
+                _building.append(key)
+                try:
+                    calendar = load_company_calendar(key, resolve_base=get_calendar)
+                finally:
+                    _building.pop()
             if calendar is None:
                 raise UnknownCalendarError(
                     f"unknown calendar {name!r}: use ANBIMA, B3, BR, BR-<UF> (e.g. BR-SP) "

@@ -7,8 +7,6 @@ from datetime import date
 
 from routines.calendar.core import Calendar
 
-ORDINAL_LAST = "último"
-
 
 @dataclass(frozen=True)
 class TickDecision:

@@ -8,7 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from routines import settings
@@ -17,20 +18,46 @@ from routines.errors import UserError
 
 def describe_url(url: str) -> str:
     """The URL with any password hidden, for messages and logs."""
-    return make_url(url).render_as_string(hide_password=True)
+    return parse_url(url).render_as_string(hide_password=True)
 
 
-def get_engine(url: str | None = None) -> Engine:
-    """The engine of `url` (default: ROUTINES_DATABASE_URL or the embedded SQLite), one per URL per process."""
-    return _engine_for(url or settings.database_url())
+def parse_url(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError:
+        # the value itself is not repeated: it may hold a password
+        raise UserError(
+            "invalid database URL (expected e.g. postgresql+psycopg2://user:password@host:5432/db or "
+            "sqlite:///path/to/file.db)"
+        ) from None
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL (None for another database or an in-memory one)."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def get_engine(url: str | None = None, *, create: bool = False) -> Engine:
+    """The engine of `url` (default: ROUTINES_DATABASE_URL or the embedded SQLite), one per URL per process.
+
+    Only `create=True` (the migrations) may create an SQLite file and its folder; any other use of a file that
+    does not exist is a UserError telling to run `routines db upgrade`, and nothing is written on disk."""
+    resolved = url or settings.database_url()
+    file = sqlite_file(resolved)
+    if file is not None and not file.exists():
+        if not create:
+            raise UserError(f"database {describe_url(resolved)} does not exist: run `routines db upgrade`")
+        file.parent.mkdir(parents=True, exist_ok=True)
+    return _engine_for(resolved)
 
 
 @lru_cache(maxsize=32)
 def _engine_for(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from routines.database.base import utcnow
 from routines.database.engine import session_scope
-from routines.errors import UserError
+from routines.errors import ConflictError, UserError
 from routines.files import FileStore, dated_key
 from routines.http import HttpError, OutcomeUnknown, RetryableHttpError
 from routines.invoices import status as sm
@@ -42,10 +42,9 @@ from routines.invoices.sat import SatClient, idempotency_key
 from routines.invoices.status import Status
 
 Log = Callable[[str], None]
-OPERATOR_CODE = re.compile(r"^[A-Z0-9_-]{1,40}$")
 
 
-class ConcurrentChange(RuntimeError):
+class ConcurrentChange(ConflictError):
     """The process changed status since it was read (another run or a user moved it first)."""
 
 

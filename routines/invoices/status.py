@@ -49,17 +49,6 @@ LABELS: dict[Status, str] = {
     Status.UPLOAD_REALIZADO: "Upload realizado",
 }
 
-# How far along the main flow a status is: a process is never moved to a lower stage by re-running creation.
-STAGE: dict[Status, int] = {
-    Status.AGUARDANDO_DOWNLOAD: 0,
-    Status.FALHA_DOWNLOAD: 0,
-    Status.AGUARDANDO_APROVACAO: 1,
-    Status.REJEITADO: 1,
-    Status.AGUARDANDO_ENVIO_SAT: 2,
-    Status.FALHA_ENVIO_SAT: 2,
-    Status.UPLOAD_REALIZADO: 3,
-}
-
 
 class IllegalTransition(ValueError):
     """A status change the flow does not allow (for example UPLOAD_REALIZADO -> AGUARDANDO_DOWNLOAD)."""
@@ -91,7 +80,3 @@ def check(current: str, target: str, process_id: int | None = None) -> Status:
     if destination not in TRANSITIONS[source]:
         raise IllegalTransition(source, destination, process_id)
     return destination
-
-
-def is_final(status: str) -> bool:
-    return not TRANSITIONS[parse(status)]

@@ -61,28 +61,20 @@ def plan_downloads(days: list[date], calendar: Calendar, today: date) -> list[Pl
 
 
 def check_cotahist(path, planned: PlannedFile, name: str | None = None):
-    """Validate a downloaded COTAHIST file completely for `planned` (raises InputFileError naming the line and
-    field); returns its `CotahistSummary`."""
-    from routines.errors import InputFileError
+    """Validate a downloaded COTAHIST file completely for `planned`: the rules of `CotahistReader` (the same the
+    load applies), every planned session present. Raises InputFileError naming the line and field; returns its
+    `CotahistSummary`."""
     from routines.market.cotahist import CotahistReader
 
-    expected = planned.expected_date
     reader = CotahistReader(
         path,
         name=name or planned.name,
-        expected_date=expected,
-        same_trade_date=expected is not None,
+        expected_date=planned.expected_date,
+        sessions=planned.days,
         chunk_records=16384,
     )
     for _ in reader:
         pass
-    missing = [day for day in planned.days if day not in reader.summary.trade_dates]
-    if missing:
-        shown = ", ".join(day.isoformat() for day in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise InputFileError(
-            reader.summary.file_name, f"no quote records for the session(s) {shown}{more}", field="DATPRE"
-        )
     return reader.summary
 
 

@@ -1,8 +1,13 @@
 """Load COTAHIST quote records into table `b3_quotes` (pure: no Dagster; the CLI and the assets call it).
 
 One transaction per load: the rows of every day being loaded are deleted and the file's rows of those days
-inserted; any error (bad record, trailer mismatch, database error) rolls the whole load back, so the table is
-either as before or fully replaced for those days. Loading the same file twice gives the same table.
+inserted; any error (a rule of the file broken, trailer mismatch, database error) rolls the whole load back, so the
+table is either as before or fully replaced for those days. Loading the same file twice gives the same table.
+
+Concurrent loads of a session (CLI, asset, or both) are serialised: on PostgreSQL each load takes a
+transaction-scoped advisory lock per session (`pg_advisory_xact_lock(LOCK_NAMESPACE, YYYYMMDD)`, in date order)
+before its delete, so a second load waits for the first to commit and then deletes what it wrote; SQLite's write
+lock does the same. Whichever commits last wins and the table holds one copy of the session.
 
 Fast paths: PostgreSQL `COPY ... FROM STDIN` fed by a stream that builds each chunk's text while the server
 ingests the previous one (parsing and loading overlap on two cores); SQLite `executemany` in one transaction.
@@ -13,10 +18,10 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, bindparam, text
@@ -28,11 +33,15 @@ from routines.market.cotahist import (
     CotahistReader,
     CotahistSummary,
     QuoteChunk,
+    daily_period,
+    date_to_int,
+    period_from_name,
 )
 
 TABLE = "b3_quotes"
 NATURAL_KEY = ("trade_date", "ticker", "market_type", "term_days", "expiry_date", "strike")
 COPY_SQL = f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT text)"
+LOCK_NAMESPACE = 0x42335154  # "B3QT": first key of the per-session advisory locks
 
 
 @dataclass
@@ -45,10 +54,6 @@ class LoadResult:
     @property
     def rows(self) -> int:
         return sum(self.rows_per_day.values())
-
-
-def _day_int(day: date) -> int:
-    return day.year * 10000 + day.month * 100 + day.day
 
 
 class _ChunkStream:
@@ -107,20 +112,15 @@ class _ChunkStream:
         self._thread.join(timeout=10)
 
 
-def _filtered(chunks: Iterable[QuoteChunk], days: set[int] | None, counts: Counter) -> Iterator[QuoteChunk]:
+def _selected(chunks: Iterable[QuoteChunk], days: set[int]) -> Iterator[QuoteChunk]:
+    """The records of `days` (YYYYMMDD) only."""
+    wanted = np.fromiter(days, dtype=np.int64)
     for chunk in chunks:
-        trade = chunk.int_column("trade_date")
-        if days is not None:
-            keep = np.isin(trade, np.fromiter(days, dtype=np.int64))
-            if not keep.all():
-                chunk = chunk.select(keep)
-                trade = trade[keep]
-        if len(chunk) == 0:
-            continue
-        values, numbers = np.unique(trade, return_counts=True)
-        for value, number in zip(values.tolist(), numbers.tolist(), strict=True):
-            counts[value] += number
-        yield chunk
+        keep = np.isin(chunk.int_column("trade_date"), wanted)
+        if not keep.all():
+            chunk = chunk.select(keep)
+        if len(chunk):
+            yield chunk
 
 
 def _insert_sql_sqlite() -> str:
@@ -139,38 +139,37 @@ def load_cotahist(
 ) -> LoadResult:
     """Validate and load a COTAHIST file (TXT or ZIP) into `b3_quotes`, replacing its days in one transaction.
 
-    - `expected_date`: daily file of that session: the header date and every record's trade date must equal it;
-      that day is replaced.
+    The file's rules are `CotahistReader`'s (module `cotahist`), the same for the CLI and the assets.
+    - a daily file (named `COTAHIST_DDDMMYYYY`, or `expected_date` given): its session is replaced, in one pass;
     - `days`: replace exactly these days with the file's records of these days (monthly/yearly files in a
-      backfill); records of other days are skipped.
-    - neither: the file is validated in a first pass, then the days it holds are replaced.
+      backfill; each must hold records); records of other days are validated and skipped;
+    - otherwise (a monthly/yearly file from the CLI): the file is validated in a first pass, then the sessions
+      it holds are replaced.
     """
-    if expected_date is not None and days is None:
-        days = [expected_date]
+    if name is None and not isinstance(source, bytes | bytearray | memoryview):
+        name = Path(source).name
+    period = daily_period(expected_date) if expected_date is not None else period_from_name(name)
+    if days is None and period is not None and period.kind == "daily":
+        days = [period.first]
     if days is None:
         scan = CotahistReader(source, name=name, chunk_records=max(chunk_records, 16384))
         for _ in scan:
             pass
-        days = sorted(scan.summary.trade_dates)
+        days = scan.summary.trade_dates
     day_list = sorted(set(days))
-    day_ints = {_day_int(day) for day in day_list}
     reader = CotahistReader(
-        source,
-        name=name,
-        expected_date=expected_date,
-        same_trade_date=expected_date is not None,
-        chunk_records=chunk_records,
+        source, name=name, expected_date=expected_date, sessions=day_list, chunk_records=chunk_records
     )
-    counts: Counter = Counter()
-    chunks = _filtered(reader, day_ints, counts)
+    chunks = _selected(reader, {date_to_int(day) for day in day_list})
     with engine.begin() as connection:
         dbapi = connection.connection.dbapi_connection
         cursor = dbapi.cursor()
         try:
             if engine.dialect.name == "postgresql":
+                for day in day_list:  # in date order: two loads of overlapping days never deadlock
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, date_to_int(day)))
                 cursor.execute("SET LOCAL client_encoding TO 'LATIN1'")
-                if day_list:
-                    cursor.execute(f"DELETE FROM {TABLE} WHERE trade_date = ANY(%s)", (day_list,))
+                cursor.execute(f"DELETE FROM {TABLE} WHERE trade_date = ANY(%s)", (day_list,))
                 stream = _ChunkStream(chunks)
                 try:
                     cursor.copy_expert(COPY_SQL, stream, size=1 << 20)
@@ -192,9 +191,8 @@ def load_cotahist(
                     cursor.executemany(insert, [line.split("\t") for line in lines])
         finally:
             cursor.close()
-    rows_per_day = {}
-    for day in day_list:
-        rows_per_day[day] = counts.get(_day_int(day), 0)
+    per_day = reader.summary.quotes_per_day
+    rows_per_day = {day: per_day.get(day, 0) for day in day_list}
     return LoadResult(reader.summary.file_name, reader.summary, day_list, rows_per_day)
 
 

@@ -39,7 +39,7 @@ def _parse_cotahist(args: argparse.Namespace) -> int:
 
 def _load_cotahist(args: argparse.Namespace) -> int:
     from routines.database.engine import describe_url, get_engine
-    from routines.market.b3_load import duplicate_keys, load_cotahist, price_order_violations
+    from routines.market.b3_load import load_cotahist, price_order_violations
     from routines.settings import database_url
 
     url = args.url or database_url()
@@ -50,10 +50,7 @@ def _load_cotahist(args: argparse.Namespace) -> int:
         f"{result.file_name}: {result.rows} quote records loaded into b3_quotes for {days} "
         f"(trailer {result.summary.trailer_count} records) at {describe_url(url)}"
     )
-    duplicates, groups = duplicate_keys(engine, result.days)
     disorder, rows = price_order_violations(engine, result.days)
-    if duplicates:
-        print(f"warning: {duplicates} duplicate natural keys, e.g. {groups[0]}")
     if disorder:
         print(f"warning: {disorder} rows with prices outside [low, high], e.g. {rows[0]}")
     return 0
@@ -68,12 +65,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "parse-cotahist", help="print the quote records of a COTAHIST TXT or ZIP as CSV (b3_quotes columns)"
     )
     load = prices.add_parser(
-        "load-cotahist", help="load a COTAHIST TXT or ZIP into b3_quotes (replaces the file's days)"
+        "load-cotahist",
+        help="load a COTAHIST TXT or ZIP into b3_quotes (replaces the file's sessions in one transaction)",
     )
     for parser in (parse, load):
         parser.add_argument("path", help="COTAHIST_D/M/A....TXT or .ZIP")
         parser.add_argument(
-            "--date", type=_date, default=None, help="expected session date of a daily file (YYYY-MM-DD)"
+            "--date",
+            type=_date,
+            default=None,
+            help="session of a daily file whose name is not COTAHIST_DDDMMYYYY (YYYY-MM-DD)",
         )
     load.add_argument("--url", help="database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)")
     parse.set_defaults(handler=_parse_cotahist)

@@ -14,6 +14,15 @@ Exactness: prices have 2 implied decimals (N(11)V99), VOLTOT too (N(16)V99), PTO
 give scaled integers (cents); `QuoteChunk.rows()` gives `Decimal`s; the text for the database writes the decimal
 point at the right place. Nothing goes through float. The expiry date 9999-12-31 ("no expiry") becomes NULL.
 
+Rules of a file (one implementation, applied by `CotahistReader` for the CLI, the download check and the load):
+- a daily file (`COTAHIST_DDDMMYYYY`, or any file read with `expected_date`) holds its session only: header DATGER
+  and every record's DATPRE equal that day; a monthly (`COTAHIST_MMMYYYY`) or yearly (`COTAHIST_AYYYY`) file holds
+  records of its month or year only;
+- every session in the file is a B3 business day (calendar `B3`; the error names the holiday, or "sábado" /
+  "domingo");
+- a file with no quote record, or without a record for a session it must hold (`sessions`), is refused;
+- no two records share the natural key (DATPRE, CODNEG, TPMERC, PRAZOT, DATVEN, PREEXE): the error names both lines.
+
 Every error is an `InputFileError` naming the file, the line (1-based) and the field (the layout's mnemonic).
 """
 
@@ -21,18 +30,23 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from routines.errors import InputFileError
+
+if TYPE_CHECKING:
+    from routines.calendar.core import Calendar
 
 RECORD_LENGTH = 245
 DEFAULT_CHUNK_RECORDS = 4096  # ~1 MB: each chunk's arrays stay in the CPU cache
@@ -89,6 +103,66 @@ _HEADER_FIELDS = (("TIPREG", 0, 2), ("NOMARQ", 2, 15), ("CODORI", 15, 23), ("DAT
 _TRAILER_FIELDS = _HEADER_FIELDS + (("TOTREG", 31, 42),)
 
 
+# The natural key of a quote record (table b3_quotes): PRAZOT is part of it (forward records differ only by it).
+NATURAL_KEY_FIELDS = ("DATPRE", "CODNEG", "TPMERC", "PRAZOT", "DATVEN", "PREEXE")
+_KEY_RANGES = tuple(
+    (f.start, f.end) for mnemonic in NATURAL_KEY_FIELDS for f in QUOTE_FIELDS if f.mnemonic == mnemonic
+)
+_KEY_BYTES = sum(end - start for start, end in _KEY_RANGES)  # 47
+_KEY_WORDS = (_KEY_BYTES + 7) // 8  # hashed as 6 uint64 words (zero padded)
+
+
+@dataclass(frozen=True)
+class FilePeriod:
+    """What a COTAHIST file holds, from its name (or the expected session): one session, a month or a year."""
+
+    kind: str  # daily | monthly | yearly
+    first: date
+    last: date
+
+    def describe(self) -> str:
+        if self.kind == "daily":
+            return f"session {self.first.isoformat()}"
+        if self.kind == "monthly":
+            return f"month {self.first:%Y-%m}"
+        return f"year {self.first.year}"
+
+
+_FILE_NAME = re.compile(
+    r"COTAHIST_(?:D(?P<day>\d{2})(?P<day_month>\d{2})(?P<day_year>\d{4})|M(?P<month>\d{2})(?P<month_year>\d{4})"
+    r"|A(?P<year>\d{4}))(?:\.[A-Za-z0-9]+)?",
+    re.IGNORECASE,
+)
+
+
+def period_from_name(name: str | None) -> FilePeriod | None:
+    """The period a file named `name` holds (`COTAHIST_DDDMMYYYY`, `_MMMYYYY`, `_AYYYY`, any extension); None when
+    the name is not one of B3's. A B3 name with an impossible date is an error."""
+    if not name:
+        return None
+    base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
+    match = _FILE_NAME.fullmatch(base)
+    if match is None:
+        return None
+    groups = match.groupdict()
+    try:
+        if groups["day"]:
+            day = date(int(groups["day_year"]), int(groups["day_month"]), int(groups["day"]))
+            return FilePeriod("daily", day, day)
+        if groups["month"]:
+            first = date(int(groups["month_year"]), int(groups["month"]), 1)
+            following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+            return FilePeriod("monthly", first, date.fromordinal(following.toordinal() - 1))
+        year = int(groups["year"])
+        return FilePeriod("yearly", date(year, 1, 1), date(year, 12, 31))
+    except ValueError:
+        raise InputFileError(base, "the file name holds an impossible date") from None
+
+
+def daily_period(day: date) -> FilePeriod:
+    return FilePeriod("daily", day, day)
+
+
 def _field_at(position: int, record_type: bytes) -> str:
     """The layout mnemonic of the field holding byte `position` (0-based) of a record."""
     if record_type == b"01":
@@ -116,6 +190,7 @@ class _Source:
 
     def __init__(self, source: str | os.PathLike | bytes | bytearray | memoryview, name: str | None):
         self._closers: list = []
+        self.member_name: str | None = None
         if isinstance(source, bytes | bytearray | memoryview):
             raw: BinaryIO = io.BytesIO(bytes(source))
             outer_name = name or "<bytes>"
@@ -127,6 +202,7 @@ class _Source:
             except OSError as exc:
                 raise InputFileError(outer_name, f"cannot open: {exc.strerror or exc}") from exc
         self._closers.append(raw)
+        self.outer_name = outer_name
         head = raw.read(1024)
         raw.seek(0)
         self.is_zip = head.startswith((b"PK\x03\x04", b"PK\x05\x06"))
@@ -156,6 +232,7 @@ class _Source:
             names = ", ".join(info.filename for info in members) or "nothing"
             self.close()
             raise InputFileError(outer_name, f"the ZIP must hold exactly one TXT file; it holds {names}")
+        self.member_name = members[0].filename
         self.name = f"{outer_name}[{members[0].filename}]"
         try:
             self.stream = archive.open(members[0])
@@ -309,9 +386,6 @@ class QuoteChunk:
                 result[f.column] = self.int_column(f.column)
         return result
 
-    def trade_dates(self) -> set[date]:
-        return {_int_to_date(int(v)) for v in np.unique(self.int_column("trade_date"))}
-
     def select(self, mask: np.ndarray) -> QuoteChunk:
         """The records where `mask` is true (line numbers of the result are no longer exact)."""
         return QuoteChunk(np.ascontiguousarray(self.cols[:, mask]), self.first_line, self.file_name)
@@ -416,6 +490,24 @@ def _int_to_date(value: int) -> date:
     return date(value // 10000, (value // 100) % 100, value % 100)
 
 
+def date_to_int(day: date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def _closed_message(day: date, reason: str) -> str:
+    return f"{day:%d/%m/%Y} is not a B3 business day ({reason}): B3 holds no session that day"
+
+
+def _describe_key(key: np.ndarray) -> str:
+    """The natural key of `_collect_keys`' layout, readable."""
+    raw = bytes(key[:_KEY_BYTES]).decode("latin-1")
+    parts, position = [], 0
+    for mnemonic, (start, end) in zip(NATURAL_KEY_FIELDS, _KEY_RANGES, strict=True):
+        parts.append(f"{mnemonic} {raw[position : position + end - start].strip() or 'blank'}")
+        position += end - start
+    return ", ".join(parts)
+
+
 def _python_value(f: Field, value: str) -> object:
     if value == "\\N":
         return None
@@ -439,16 +531,23 @@ class CotahistSummary:
     records: int = 0  # every record read, header and trailer included
     quotes: int = 0
     trailer_count: int | None = None
-    trade_dates: set[date] = field(default_factory=set)
+    period: FilePeriod | None = None  # what the file holds, from its name or the expected session
+    quotes_per_day: Counter = field(default_factory=Counter)  # session -> quote records
+
+    @property
+    def trade_dates(self) -> set[date]:
+        return set(self.quotes_per_day)
 
 
 class CotahistReader:
-    """Streams a COTAHIST file as validated `QuoteChunk`s.
+    """Streams a COTAHIST file as validated `QuoteChunk`s, applying every rule of the module docstring.
 
-    `expected_date`: the header's DATGER must equal it (daily files, whose header date is the session date).
-    `same_trade_date`: every record's DATPRE must equal `expected_date` too.
-    The trailer is checked when the iteration ends: a consumer that loads chunks as they come must do it in a
-    transaction it rolls back when the iteration raises.
+    `expected_date`: the file is the daily file of that session (as if named `COTAHIST_D<date>`).
+    `sessions`: sessions the file must hold (at least one quote record each).
+    `calendar`: business days of the sessions (default: the `B3` calendar).
+    The file-level rules (trailer count, no quote record, missing sessions, duplicate keys) are checked when the
+    iteration ends: a consumer that loads chunks as they come must do it in a transaction it rolls back when the
+    iteration raises.
     """
 
     def __init__(
@@ -457,22 +556,62 @@ class CotahistReader:
         *,
         name: str | None = None,
         expected_date: date | None = None,
-        same_trade_date: bool = False,
+        sessions: Iterable[date] | None = None,
+        calendar: Calendar | None = None,
         chunk_records: int = DEFAULT_CHUNK_RECORDS,
     ):
         self.source = source
         self.name = name
         self.expected_date = expected_date
-        self.same_trade_date = same_trade_date and expected_date is not None
+        self.sessions = sorted(set(sessions)) if sessions is not None else []
+        self._calendar = calendar
         self.chunk_records = max(1, chunk_records)
         self.summary = CotahistSummary()
+        self._open_days: set[int] = set()  # sessions (YYYYMMDD) already found to be business days
+        self._key_hashes: list[np.ndarray] = []
+        self._keys: list[np.ndarray] = []
+        self._key_lines: list[np.ndarray] = []
+
+    @property
+    def calendar(self) -> Calendar:
+        if self._calendar is None:
+            from routines.calendar.registry import get_calendar
+
+            self._calendar = get_calendar("B3")
+        return self._calendar
 
     def __iter__(self) -> Iterator[QuoteChunk]:
         src = _Source(self.source, self.name)
         try:
+            self.summary.file_name = src.name
+            self.summary.period = self._period(src)
             yield from self._chunks(src)
         finally:
             src.close()
+
+    def _period(self, src: _Source) -> FilePeriod | None:
+        """What the file holds: from the expected session, its name and its ZIP member's name (they must agree)."""
+        named = [
+            (label, period_from_name(n))
+            for label, n in (("name", src.outer_name), ("member", src.member_name))
+        ]
+        named = [(label, period) for label, period in named if period is not None]
+        if self.expected_date is not None:
+            named.insert(0, ("expected", daily_period(self.expected_date)))
+        if not named:
+            return None
+        label, period = named[0]
+        for other_label, other in named[1:]:
+            if other != period:
+                what = {
+                    "expected": "expected the",
+                    "name": "the file name says",
+                    "member": "the ZIP member says",
+                }
+                raise self._error(
+                    f"{what[label]} {period.describe()} but {what[other_label]} {other.describe()}"
+                )
+        return period
 
     # -- validation --------------------------------------------------------------------------------------------
     def _error(self, message: str, line: int | None = None, field: str | None = None) -> InputFileError:
@@ -494,7 +633,6 @@ class CotahistReader:
 
     def _chunks(self, src: _Source) -> Iterator[QuoteChunk]:
         summary = self.summary
-        summary.file_name = src.name
         first = src.read(RECORD_LENGTH + 2, 1)
         newline_at = first.find(b"\n")
         if newline_at < 0 and len(first) > RECORD_LENGTH:
@@ -547,7 +685,6 @@ class CotahistReader:
             line += rows
             if chunk is not None and len(chunk):
                 summary.quotes += len(chunk)
-                summary.trade_dates |= chunk.trade_dates()
                 yield chunk
         if summary.generated is None:
             raise self._error("no header record (type 00)", 1, "TIPREG")
@@ -563,6 +700,48 @@ class CotahistReader:
                 summary.records,
                 "TOTREG",
             )
+        self._check_sessions()
+        self._check_duplicates()
+
+    def _check_sessions(self) -> None:
+        summary = self.summary
+        period = summary.period
+        if not summary.quotes:
+            held = f" for the {period.describe()}" if period is not None else ""
+            raise self._error(f"no quote record (type 01){held}", summary.records, "TIPREG")
+        missing = [day for day in self.sessions if day not in summary.quotes_per_day]
+        if missing:
+            shown = ", ".join(day.isoformat() for day in missing[:10])
+            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            raise self._error(f"no quote record for the session(s) {shown}{more}", field="DATPRE")
+
+    def _check_duplicates(self) -> None:
+        """Two records with the same natural key: the error names both lines (the later one is the error's)."""
+        key_hashes, key_blocks, key_lines = self._key_hashes, self._keys, self._key_lines
+        self._key_hashes, self._keys, self._key_lines = [], [], []  # memory back once checked
+        if not key_hashes:
+            return
+        hashes = np.concatenate(key_hashes)
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        candidates = np.flatnonzero(ordered[1:] == ordered[:-1])
+        if not len(candidates):
+            return
+        keys = np.concatenate(key_blocks)
+        lines = np.concatenate(key_lines)
+        first, second = order[candidates], order[candidates + 1]
+        same = (keys[first] == keys[second]).all(axis=1)
+        if not same.any():
+            return  # hash collisions of different keys
+        first, second = first[same], second[same]
+        pick = int(np.argmin(lines[second]))
+        earlier, later = int(lines[first[pick]]), int(lines[second[pick]])
+        raise self._error(
+            f"same natural key as line {earlier} ({_describe_key(keys[first[pick]])}): a record may appear "
+            "only once",
+            later,
+            "CODNEG",
+        )
 
     @staticmethod
     def _strip_end(data: bytes, eol: bytes, width: int) -> bytes:
@@ -646,16 +825,52 @@ class CotahistReader:
             if not ok.all():
                 row = int(np.argmin(ok))
                 raise self._error(f"invalid date {int(values[row]):08d}", first_line + row, mnemonic)
-            if mnemonic == "DATPRE" and self.same_trade_date:
-                expected = int(self.expected_date.strftime("%Y%m%d"))
-                wrong = values != expected
-                if wrong.any():
-                    row = int(np.argmax(wrong))
-                    raise self._error(
-                        f"trade date {int(values[row]):08d} differs from the file's date {expected:08d}",
-                        first_line + row,
-                        mnemonic,
-                    )
+        self._check_trade_dates(_digits_to_int(quotes[2:10]), first_line)
+        self._collect_keys(quotes, first_line)
+
+    def _check_trade_dates(self, trade: np.ndarray, first_line: int) -> None:
+        """Every DATPRE within the file's period and a B3 business day; counts the records of each session."""
+        period = self.summary.period
+        if period is not None:
+            low, high = date_to_int(period.first), date_to_int(period.last)
+            outside = (trade < low) | (trade > high)
+            if outside.any():
+                row = int(np.argmax(outside))
+                found = _int_to_date(int(trade[row])).isoformat()
+                if period.kind == "daily":
+                    message = f"trade date {found} differs from the file's session {period.first.isoformat()}"
+                else:
+                    message = f"trade date {found} is outside the file's {period.describe()}"
+                raise self._error(message, first_line + row, "DATPRE")
+        values, counts = np.unique(trade, return_counts=True)
+        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+            if value not in self._open_days:
+                day = _int_to_date(value)
+                reason = self.calendar.closed_reason(day)
+                if reason:
+                    row = int(np.argmax(trade == value))
+                    raise self._error(_closed_message(day, reason), first_line + row, "DATPRE")
+                self._open_days.add(value)
+            self.summary.quotes_per_day[_int_to_date(value)] += count
+
+    def _collect_keys(self, quotes: np.ndarray, first_line: int) -> None:
+        """Keep each record's natural key (and a 64-bit hash of it) for the duplicate check at the end."""
+        n = quotes.shape[1]
+        block = np.zeros((_KEY_WORDS * 8, n), dtype=np.uint8)
+        position = 0
+        for start, end in _KEY_RANGES:
+            block[position : position + end - start] = quotes[start:end]
+            position += end - start
+        keys = np.ascontiguousarray(block.T)
+        words = keys.view(np.uint64)
+        hashes = np.full(n, 0xCBF29CE484222325, dtype=np.uint64)
+        for column in range(_KEY_WORDS):
+            hashes ^= words[:, column]
+            hashes *= np.uint64(0x100000001B3)
+            hashes ^= hashes >> np.uint64(29)
+        self._key_hashes.append(hashes)
+        self._keys.append(keys)
+        self._key_lines.append(np.arange(first_line, first_line + n, dtype=np.int64))
 
     def _check_header(self, record: bytes, line: int) -> None:
         raw = record[23:31]
@@ -663,13 +878,18 @@ class CotahistReader:
             generated = _int_to_date(int(raw.decode("ascii")))
         except (ValueError, UnicodeDecodeError):
             raise self._error(f"invalid date {raw.decode('latin-1')!r}", line, "DATGER") from None
-        if self.expected_date is not None and generated != self.expected_date:
-            raise self._error(
-                f"header date {generated.isoformat()} differs from the expected date "
-                f"{self.expected_date.isoformat()}",
-                line,
-                "DATGER",
-            )
+        period = self.summary.period
+        if period is not None and period.kind == "daily":
+            if generated != period.first:
+                raise self._error(
+                    f"header date {generated.isoformat()} differs from the file's session "
+                    f"{period.first.isoformat()}",
+                    line,
+                    "DATGER",
+                )
+            reason = self.calendar.closed_reason(generated)
+            if reason:
+                raise self._error(_closed_message(generated, reason), line, "DATGER")
         self.summary.generated = generated
 
     def _check_trailer(self, record: bytes, line: int) -> None:

@@ -4,7 +4,10 @@ The file `inf_diario_fi_{YYYYMM}.zip` holds one CSV (latin-1, `;`, decimal point
 and subclass and day. Two layouts are accepted:
 - before CVM Resolution 175: TP_FUNDO;CNPJ_FUNDO;DT_COMPTC;VL_TOTAL;VL_QUOTA;VL_PATRIM_LIQ;CAPTC_DIA;RESG_DIA;NR_COTST
 - after: TP_FUNDO_CLASSE;CNPJ_FUNDO_CLASSE;ID_SUBCLASSE;DT_COMPTC;VL_TOTAL;...;NR_COTST
-Every row must fall in the file's month. Errors name the file, line and column.
+Every row must fall in the file's month. Errors name the file, line and column; refused before anything is
+written: a value that does not fit its column with every digit (never rounded), a repeated (fund, subclass, date)
+(both lines named), a file without rows. A file starting with a UTF-8 byte order mark is read as UTF-8, in both
+layouts. A file without the fund type column keeps the stored fund types.
 """
 
 from __future__ import annotations
@@ -45,10 +48,24 @@ class FundReport:
     file_name: str
     layout: str
     rows: list[dict[str, object]]
+    has_fund_type: bool = True  # False: the file has no type column; stored types are kept
 
     @property
     def dates(self) -> list[date]:
         return sorted({row["report_date"] for row in self.rows})
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _decode(raw: bytes) -> str:
+    """CVM publishes latin-1; a file re-saved with a UTF-8 byte order mark is UTF-8 (the mark is dropped)."""
+    if raw.startswith(UTF8_BOM):
+        try:
+            return raw[len(UTF8_BOM) :].decode("utf-8")
+        except UnicodeDecodeError:
+            return raw[len(UTF8_BOM) :].decode("latin-1")
+    return raw.decode("latin-1")
 
 
 def _csv_text(data: bytes, name: str) -> tuple[str, str]:
@@ -71,7 +88,7 @@ def _csv_text(data: bytes, name: str) -> tuple[str, str]:
         if name.lower().endswith(".zip"):
             raise InputFileError(name, "not a ZIP archive (corrupt or truncated download)")
         raw = data
-    return raw.decode("latin-1"), name
+    return _decode(raw), name
 
 
 def _decimal(value: str, name: str, line: int, column: str) -> Decimal | None:
@@ -87,6 +104,18 @@ def _decimal(value: str, name: str, line: int, column: str) -> Decimal | None:
     return result
 
 
+def _check_fits(row: dict[str, object], name: str, line: int, fields: dict[str, str]) -> None:
+    """Every value fits its column of `cvm_fund_quotas` exactly (`fields`: table column -> CSV column)."""
+    from routines.market.columns import misfit
+    from routines.market.models import CvmFundQuota
+
+    columns = CvmFundQuota.__table__.columns
+    for column, csv_column in fields.items():
+        reason = misfit(columns[column], row[column])
+        if reason:
+            raise InputFileError(name, f"value does not fit: {reason}", line=line, field=csv_column)
+
+
 def parse_report(
     source: bytes | str | Path, name: str | None = None, month: tuple[int, int] | None = None
 ) -> FundReport:
@@ -96,13 +125,13 @@ def parse_report(
     else:
         data, name = Path(source).read_bytes(), name or Path(source).name
     if not data:
-        raise InputFileError(name, "the file is empty")
+        raise InputFileError(name, "the file is empty", line=1)
     text, name = _csv_text(data, name)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
     try:
-        header = [column.strip().lstrip("\ufeff") for column in next(reader)]
+        header = [column.strip() for column in next(reader)]
     except StopIteration:
-        raise InputFileError(name, "the file is empty") from None
+        raise InputFileError(name, "the file is empty", line=1) from None
     layout = "res175" if "CNPJ_FUNDO_CLASSE" in header else "pre175"
     spec = LAYOUTS[layout]
     required = [spec["cnpj"], "DT_COMPTC", *VALUE_COLUMNS, "NR_COTST"] + (
@@ -114,7 +143,18 @@ def parse_report(
             name, f"missing column(s) {', '.join(missing)}; header is {';'.join(header)}", line=1
         )
     index = {column: position for position, column in enumerate(header)}
+    has_type = spec["type"] in index
+    fields = {  # table column -> CSV column, for the checks of every value against its column
+        "fund_cnpj": spec["cnpj"],
+        "shareholders": "NR_COTST",
+        **{field: column for column, field in VALUE_COLUMNS.items()},
+    }
+    if spec["subclass"]:
+        fields["subclass_id"] = spec["subclass"]
+    if has_type:
+        fields["fund_type"] = spec["type"]
     rows: list[dict[str, object]] = []
+    seen: dict[tuple, int] = {}
     for line_number, values in enumerate(reader, start=2):
         if not values or (len(values) == 1 and not values[0].strip()):
             continue
@@ -145,22 +185,26 @@ def parse_report(
         row: dict[str, object] = {
             "fund_cnpj": cnpj,
             "subclass_id": values[index[spec["subclass"]]].strip() if spec["subclass"] else "",
-            "fund_type": values[index[spec["type"]]].strip() if spec["type"] in index else "",
+            "fund_type": values[index[spec["type"]]].strip() if has_type else "",
             "report_date": report_date,
             "shareholders": int(holders) if holders else None,
         }
         for column, field in VALUE_COLUMNS.items():
             row[field] = _decimal(values[index[column]], name, line_number, column)
-        rows.append(row)
-    seen: dict[tuple, int] = {}
-    for position, row in enumerate(rows):
+        _check_fits(row, name, line_number, fields)
         key = (row["fund_cnpj"], row["subclass_id"], row["report_date"])
         if key in seen:
             raise InputFileError(
-                name, f"fund {key[0]} subclass {key[1]!r} repeated on {key[2]}", field="DT_COMPTC"
+                name,
+                f"fund {key[0]} subclass {key[1]!r} on {key[2]} already on line {seen[key]}",
+                line=line_number,
+                field="DT_COMPTC",
             )
-        seen[key] = position
-    return FundReport(name, layout, rows)
+        seen[key] = line_number
+        rows.append(row)
+    if not rows:
+        raise InputFileError(name, "no fund rows after the header: nothing to load for the month", line=2)
+    return FundReport(name, layout, rows, has_fund_type=has_type)
 
 
 STAGE_COLUMNS = (
@@ -197,7 +241,8 @@ def upsert_report(report: FundReport, engine: Engine, source_file: str) -> int:
     loaded_at = utcnow()
     columns = ", ".join(STAGE_COLUMNS)
     key = "fund_cnpj, subclass_id, report_date"
-    updates = ", ".join(f"{column} = excluded.{column}" for column in UPDATED_COLUMNS)
+    updated = [c for c in UPDATED_COLUMNS if report.has_fund_type or c != "fund_type"]
+    updates = ", ".join(f"{column} = excluded.{column}" for column in updated)
     with engine.begin() as connection:
         cursor = connection.connection.dbapi_connection.cursor()
         try:

@@ -7,9 +7,11 @@ Format (docs/market_trade_prices.md): a semicolon CSV with pt-BR numbers, UTF-8 
     25/06/2021;PETR4;ACAO;29,10;BRL
     25/06/2021;NTN-B 2035;TITULO;4.123,45678901;BRL
 
-The file name carries the date (default pattern `precos_trade_YYYYMMDD.csv`). Loading a file replaces the
-rows of its date in one transaction; a bad file loads nothing and is moved to `rejected/` with a
-`<name>.error.txt` that names the line and the field.
+The file name carries the date (default pattern `precos_trade_YYYYMMDD.csv`). Every value is checked against
+its column (length, precision and scale) before anything is written. Loading a file replaces the rows of its
+date in one transaction; a file that fails (bad content or a database error) loads nothing and is moved to
+`rejected/` with a `<name>.error.txt` saying why (line and field for bad content). A file whose content is
+already the loaded one for its date is moved to `duplicates/` with a `<name>.note.txt`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from routines.errors import InputFileError
 HEADER = ("data", "codigo", "tipo", "preco", "moeda")
 PRICE = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d{1,8})?$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-PROCESSED, REJECTED = "processed", "rejected"
+PROCESSED, REJECTED, DUPLICATES = "processed", "rejected", "duplicates"
+FIELD_COLUMNS = {"codigo": "instrument", "tipo": "instrument_type", "preco": "price", "moeda": "currency"}
 
 
 @dataclass(frozen=True)
@@ -125,10 +128,35 @@ def parse_trade_prices(data: bytes, name: str, expected_date: date) -> list[Trad
             raise InputFileError(
                 name, f"invalid currency {currency!r} (ISO code such as BRL)", line=number, field="moeda"
             )
-        prices.append(TradePrice(number, day, instrument, kind, parse_price(price_text), currency))
+        price = TradePrice(number, day, instrument, kind, parse_price(price_text), currency)
+        _check_fits(price, name)
+        prices.append(price)
     if not prices:
         raise InputFileError(name, "no price lines after the header", line=2)
     return prices
+
+
+def _check_fits(price: TradePrice, name: str) -> None:
+    """Every value fits its column of `consolidated_trade_prices` (never rounded, never a database error)."""
+    from routines.market.columns import misfit
+    from routines.market.models import ConsolidatedTradePrice
+
+    columns = ConsolidatedTradePrice.__table__.columns
+    for field, column in FIELD_COLUMNS.items():
+        reason = misfit(columns[column], getattr(price, column))
+        if reason:
+            raise InputFileError(name, f"value does not fit: {reason}", line=price.line, field=field)
+
+
+def loaded_sha256(engine: Engine, day: date) -> set[str]:
+    """sha256 of the file whose prices are loaded for `day` (empty when none)."""
+    from sqlalchemy import select
+
+    from routines.market.models import ConsolidatedTradePrice
+
+    statement = select(ConsolidatedTradePrice.source_sha256).where(ConsolidatedTradePrice.price_date == day)
+    with engine.connect() as connection:
+        return set(connection.scalars(statement.distinct()))
 
 
 def load_trade_prices(prices: list[TradePrice], engine: Engine, day: date, name: str, sha256: str) -> int:
@@ -168,19 +196,27 @@ def _free_name(folder: Path, name: str) -> Path:
     return folder / f"{Path(name).stem}.{stamp}{Path(name).suffix}"
 
 
-def move_processed(path: Path) -> Path:
-    folder = path.parent / PROCESSED
+def _move(path: Path, folder_name: str) -> Path:
+    folder = path.parent / folder_name
     folder.mkdir(parents=True, exist_ok=True)
     target = _free_name(folder, path.name)
     shutil.move(str(path), target)
     return target
 
 
+def move_processed(path: Path) -> Path:
+    return _move(path, PROCESSED)
+
+
 def move_rejected(path: Path, reason: str) -> Path:
     """Move the file to rejected/ and write `<name>.error.txt` beside it with the reason."""
-    folder = path.parent / REJECTED
-    folder.mkdir(parents=True, exist_ok=True)
-    target = _free_name(folder, path.name)
-    shutil.move(str(path), target)
-    (folder / f"{target.name}.error.txt").write_text(reason + "\n", encoding="utf-8")
+    target = _move(path, REJECTED)
+    target.with_name(f"{target.name}.error.txt").write_text(reason + "\n", encoding="utf-8")
+    return target
+
+
+def move_duplicate(path: Path, note: str) -> Path:
+    """Move a file whose content is already loaded to duplicates/, with `<name>.note.txt` saying so."""
+    target = _move(path, DUPLICATES)
+    target.with_name(f"{target.name}.note.txt").write_text(note + "\n", encoding="utf-8")
     return target

@@ -9,8 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from routines.database.base import Base, UtcDateTime, utcnow
 
-KINDS = ("run_failed", "info", "warning", "error")
-
 
 class Notification(Base):
     __tablename__ = "notifications"

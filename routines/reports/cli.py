@@ -18,6 +18,7 @@ def _list(args: argparse.Namespace) -> int:
 
     from routines.database.engine import session_scope
     from routines.reports.models import ReportDefinition
+    from routines.reports.slugs import partition_key
 
     with session_scope(_engine(args)) as session:
         query = select(ReportDefinition).order_by(ReportDefinition.id)
@@ -38,7 +39,8 @@ def _list(args: argparse.Namespace) -> int:
                     schedule += f", business day {r.nth_business_day} of the month ({r.calendar_name})"
                 elif r.business_days_only:
                     schedule += f", business days only ({r.calendar_name}, shift {r.shift})"
-            print(f"{'':>7}{schedule}; to: {', '.join(r.recipients_to)}")
+            key = partition_key(r.company.code, r.slug) if r.slug else "-"
+            print(f"{'':>7}{schedule}; to: {', '.join(r.recipients_to)}; partition {key}")
     return 0
 
 
@@ -121,6 +123,9 @@ def _run(args: argparse.Namespace) -> int:
         )
     except ReportRunError as exc:
         raise UserError(f"execution {exc.execution_id} failed: {exc}") from None
+    if result.already_done:
+        print(result.not_sent_reason)
+        return 0
     print(
         f"execution {result.execution_id}: {result.row_count} rows, "
         f"{', '.join(f['key'] for f in result.files)}, sent to {', '.join(result.recipients)} ({result.message_id})"
@@ -160,6 +165,34 @@ def _smtp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_key(args: argparse.Namespace) -> int:
+    from routines.database.engine import session_scope
+    from routines.errors import UserError
+    from routines.reports.service import rotate_smtp_passwords
+
+    old = None
+    if args.old_key_env:
+        old = os.environ.get(args.old_key_env, "").strip()
+        if not old:
+            raise UserError(f"--old-key-env {args.old_key_env}: that environment variable is not set")
+    with session_scope(_engine(args)) as session:
+        count = rotate_smtp_passwords(session, old)
+    print(f"{count} SMTP passwords re-encrypted with the current ROUTINES_SECRET_KEY")
+    return 0
+
+
+def _domains(args: argparse.Namespace) -> int:
+    from routines.database.engine import session_scope
+    from routines.reports.service import company_by_code, set_allowed_domains
+
+    with session_scope(_engine(args)) as session:
+        company = company_by_code(session, args.company)
+        domains = set_allowed_domains(session, company.id, add=args.add or [], remove=args.remove or [])
+    listed = ", ".join(domains) if domains else "any domain (no allow-list)"
+    print(f"{args.company} reports may be sent to: {listed}")
+    return 0
+
+
 def _secret_key(args: argparse.Namespace) -> int:
     from routines.reports.secrets import generate_key
 
@@ -171,7 +204,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this domain's subcommands to the `routines` parser."""
     reports = subparsers.add_parser("reports", help="scheduled reports: definitions, SMTP, run now")
     sub = reports.add_subparsers(
-        dest="reports_command", required=True, metavar="{list,add,enable,disable,run,smtp}"
+        dest="reports_command",
+        required=True,
+        metavar="{list,add,enable,disable,run,smtp,domains,secret-key,rotate-key}",
     )
 
     def with_url(parser):
@@ -242,3 +277,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     key = sub.add_parser("secret-key", help="print a new ROUTINES_SECRET_KEY (Fernet key)")
     key.set_defaults(handler=_secret_key)
+
+    rotate = with_url(
+        sub.add_parser(
+            "rotate-key",
+            help="re-encrypt every SMTP password with the current ROUTINES_SECRET_KEY (new key or new derivation)",
+        )
+    )
+    rotate.add_argument(
+        "--old-key-env",
+        help="environment variable holding the previous key (default: the current key, to upgrade the derivation)",
+    )
+    rotate.set_defaults(handler=_rotate_key)
+
+    domains = with_url(
+        sub.add_parser(
+            "domains", help="a company's allowed recipient domains (none = any): list, add, remove"
+        )
+    )
+    domains.add_argument("--company", required=True)
+    domains.add_argument(
+        "--add", action="append", metavar="DOMAIN", help="allow this domain (and its subdomains)"
+    )
+    domains.add_argument("--remove", action="append", metavar="DOMAIN")
+    domains.set_defaults(handler=_domains)

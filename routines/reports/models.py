@@ -5,6 +5,7 @@
 - `report_executions`: one row per (report, scheduled time) or run-now request (legacy `ExecucaoAgendada`),
   including schedules missed while the daemon was down (status `missed`).
 - `report_run_requests`: "run now" rows written by the business application, picked up by the sensor.
+- `report_allowed_domains`: per company, the e-mail domains its reports may be sent to (none = any).
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ from routines.database.base import Base, UtcDateTime, utcnow
 FORMATS = ("xlsx", "pdf", "csv")
 SECURITY_MODES = ("none", "starttls", "tls")
 SHIFT_CONVENTIONS = ("skip", "following", "preceding", "modified_following", "modified_preceding")
-TRIGGERS = ("schedule", "manual", "ui")
-# pending: requested, waiting for its run; running; success; failed; missed: older than the catch-up limit.
-EXECUTION_STATUSES = ("pending", "running", "success", "failed", "missed")
-RUN_REQUEST_STATUSES = ("pending", "accepted", "rejected")
+# report_executions.status: pending (requested, waiting for its run), running, success, failed, missed (older
+# than the catch-up limit); report_run_requests.status: pending, accepted, rejected.
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
 
@@ -31,6 +30,7 @@ class ReportDefinition(Base):
     __tablename__ = "report_definitions"
     __table_args__ = (
         UniqueConstraint("company_id", "name"),
+        UniqueConstraint("company_id", "slug"),
         # The sensor's only query per tick: due active definitions.
         Index("ix_report_definitions_due", "active", "next_run_at"),
     )
@@ -38,6 +38,10 @@ class ReportDefinition(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Stable, readable id within the company (`resumo-diario`): the Dagster partition key is `<CODE>-<slug>`.
+    # Set once from the name; renaming the report keeps it. NULL (row written by the business application)
+    # is filled by the sensor.
+    slug: Mapped[str | None] = mapped_column(String(80))
     query_sql: Mapped[str | None] = mapped_column(Text)
     dataset: Mapped[str | None] = mapped_column(String(100))
     # One format or several separated by commas ("xlsx,pdf"): one attachment each.
@@ -125,3 +129,16 @@ class ReportRunRequest(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     execution_id: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportAllowedDomain(Base):
+    """An e-mail domain a company's reports may be sent to; a company without rows may send anywhere.
+    `beg.com.br` also allows its subdomains (`financeiro.beg.com.br`)."""
+
+    __tablename__ = "report_allowed_domains"
+    __table_args__ = (UniqueConstraint("company_id", "domain"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(253))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

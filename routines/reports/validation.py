@@ -11,25 +11,6 @@ from collections.abc import Iterable
 
 from routines.errors import UserError
 
-ALLOWED_FIRST_KEYWORDS = {"SELECT", "WITH"}
-# Whole words refused anywhere outside string literals/quoted identifiers: statements that write, change
-# the schema or the session, and SELECT ... INTO / FOR UPDATE (which write or lock).
-# (Statements such as SET or COMMENT ON can only come first, and the first word must be SELECT/WITH.)
-FORBIDDEN_KEYWORDS = {
-    "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "DROP", "CREATE", "ALTER", "TRUNCATE", "GRANT",
-    "REVOKE", "COPY", "CALL", "EXECUTE", "PREPARE", "VACUUM", "REINDEX", "ATTACH", "DETACH", "PRAGMA",
-    "INTO", "COMMIT", "ROLLBACK", "SAVEPOINT",
-}  # fmt: skip
-# Functions that read the server's files, reach other servers or touch other sessions.
-FORBIDDEN_FUNCTIONS = {
-    "PG_READ_FILE", "PG_READ_BINARY_FILE", "PG_LS_DIR", "PG_STAT_FILE", "LO_IMPORT", "LO_EXPORT", "DBLINK",
-    "DBLINK_EXEC", "PG_TERMINATE_BACKEND", "PG_CANCEL_BACKEND", "SET_CONFIG", "PG_RELOAD_CONF",
-    "PG_ROTATE_LOGFILE", "LOAD_EXTENSION", "WRITEFILE", "READFILE", "PG_ADVISORY_LOCK", "PG_ADVISORY_XACT_LOCK",
-}  # fmt: skip
-
-# Tables/columns a report may not read (secrets of the platform itself).
-FORBIDDEN_NAMES = {"REPORT_SMTP_SETTINGS", "PASSWORD_ENCRYPTED", "PG_SHADOW", "PG_AUTHID", "PG_USER_MAPPINGS"}
-
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")  # fmt: skip
 TEMPLATE_FIELD_RE = re.compile(r"\{(\w*)\}")
@@ -45,6 +26,21 @@ TEMPLATE_FIELDS = {
 }
 
 
+# Functions refused by name (lower case, after unquoting): server files, other servers, other sessions, settings
+# and roles, sequences, large objects, and every function that runs SQL given as a string.
+DENIED_FUNCTIONS = re.compile(
+    r"^(pg_|lo_|pragma_|dblink|(query|table|cursor|schema|database)_to_xml|xpath|ts_stat$|ts_rewrite$|set_config$"
+    r"|current_setting$|load_extension$|readfile$|writefile$|edit$|fts3_tokenizer$|sqlite_|txid_|nextval$"
+    r"|setval$|currval$|lastval$|inet_|has_\w*privilege$|to_reg|binary_upgrade|gin_clean|brin_)"
+)
+SQLGLOT_DIALECTS = {"postgresql": "postgres", "postgres": "postgres", "sqlite": "sqlite"}
+_STATEMENT_NODES = (
+    "Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "Command", "Set", "Pragma", "Transaction",
+    "Commit", "Rollback", "Copy", "Attach", "Detach", "Use", "TruncateTable", "Grant", "Revoke", "Describe",
+    "Analyze", "Kill", "Cache", "Uncache", "LoadData", "Refresh", "Comment", "Show", "Execute", "Declare",
+)  # fmt: skip
+
+
 class ReportValidationError(UserError):
     """A report definition field is invalid; the text names the field."""
 
@@ -55,102 +51,105 @@ class ReportValidationError(UserError):
         super().__init__(f"{where}field {field}: {message}")
 
 
-def _mask_sql(sql: str) -> str:
-    """The SQL with comments removed and string literals / quoted identifiers / dollar quotes blanked.
-
-    What remains is only keywords, names, numbers and punctuation, so keywords hidden in literals do not
-    count and statements hidden behind comments do.
-    """
-    out: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        if sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end
-            out.append(" ")
-        elif sql.startswith("/*", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if sql.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif sql.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            if depth:
-                raise ReportValidationError("query", "unterminated /* comment")
-            i = j
-            out.append(" ")
-        elif ch in "'\"`":
-            j = i + 1
-            while True:
-                j = sql.find(ch, j)
-                if j < 0:
-                    raise ReportValidationError("query", f"unterminated {ch} quote")
-                if j + 1 < n and sql[j + 1] == ch:  # doubled quote = escaped
-                    j += 2
-                    continue
-                break
-            out.append("''" if ch == "'" else '"x"')
-            i = j + 1
-        elif ch == "$":
-            match = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", sql[i:])
-            if match:
-                tag = match.group(0)
-                end = sql.find(tag, i + len(tag))
-                if end < 0:
-                    raise ReportValidationError("query", f"unterminated {tag} quote")
-                out.append("''")
-                i = end + len(tag)
-            else:
-                out.append(ch)
-                i += 1
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+def _name(identifier, dialect: str) -> str:
+    """How the database sees a name: unquoted names fold to lower case (SQLite: every name)."""
+    text = identifier.name if hasattr(identifier, "name") else str(identifier)
+    quoted = getattr(identifier, "quoted", False)
+    return text if quoted and dialect == "postgres" else text.lower()
 
 
-def validate_query(sql: str | None, report: str | None = None) -> str:
-    """Accept only one read-only SELECT or WITH statement; return it without a trailing semicolon."""
+def _is_cte_reference(table, name: str, dialect: str) -> bool:
+    """Whether `table` names a CTE visible where it stands (a non-recursive CTE sees only the ones before it; a
+    CTE's own body, without RECURSIVE, sees the real table of the same name)."""
+    from sqlglot import exp
+
+    previous, node, inside = table, table.parent, None
+    while node is not None:
+        if isinstance(node, exp.CTE):
+            inside = node
+        elif isinstance(node, exp.With):
+            ctes = list(node.expressions)
+            index = next((i for i, cte in enumerate(ctes) if cte is inside), None)
+            visible = ctes if index is None or node.args.get("recursive") else ctes[:index]
+            if name in {_name(cte.args["alias"].this, dialect) for cte in visible}:
+                return True
+            inside = None
+        elif isinstance(node, exp.Query) and node.args.get("with_") is not None:
+            if previous is not node.args["with_"] and name in {
+                _name(cte.args["alias"].this, dialect) for cte in node.args["with_"].expressions
+            }:
+                return True
+        previous, node = node, node.parent
+    return False
+
+
+def _function_names(node) -> set[str]:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Anonymous):
+        return {node.name.lower()}
+    return {name.lower() for name in node.sql_names()} | {node.key.lower()}
+
+
+def validate_query(sql: str | None, report: str | None = None, dialect: str = "postgresql") -> str:
+    """Parse with the database's dialect and accept only one SELECT/WITH query over the reporting views, without
+    denied functions; return it without a trailing semicolon. The first, friendly line of defence: the database
+    enforces the same boundary (`routines.reports.query`)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+    from sqlglot.tokens import TokenType
+
+    from routines.reports.surface import VIEW_NAMES
+
+    def refuse(message: str):
+        raise ReportValidationError("query", message, report)
+
     if sql is None or not sql.strip():
-        raise ReportValidationError("query", "empty query: write one SELECT or WITH statement", report)
+        refuse("empty query: write one SELECT or WITH statement")
+    read = SQLGLOT_DIALECTS.get(dialect, dialect)
     try:
-        masked = _mask_sql(sql).strip()
-    except ReportValidationError as exc:
-        raise ReportValidationError("query", exc.reason, report) from None
-    body = masked.rstrip().rstrip(";").rstrip()
-    if ";" in body:
-        raise ReportValidationError(
-            "query", "more than one statement (';' found): only a single SELECT or WITH is allowed", report
-        )
-    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", body)
-    if not words:
-        raise ReportValidationError("query", "no SQL statement found", report)
-    first = words[0].upper()
-    if first not in ALLOWED_FIRST_KEYWORDS or not re.match(r"^\(*\s*[A-Za-z]", body):
-        raise ReportValidationError(
-            "query", f"must start with SELECT or WITH, not {words[0]!r} (reports are read-only)", report
-        )
-    upper_words = {w.upper() for w in words}
-    normalized = re.sub(r"\s+", " ", body.upper())
-    if re.search(r"\bFOR\s+(UPDATE|SHARE|NO KEY UPDATE|KEY SHARE)\b", normalized):
-        raise ReportValidationError("query", "row locking (FOR UPDATE/SHARE) not allowed in a report", report)
-    forbidden = sorted(upper_words & FORBIDDEN_KEYWORDS)
-    if forbidden:
-        raise ReportValidationError(
-            "query", f"{', '.join(forbidden)} not allowed: a report query may only read data", report
-        )
-    secret = sorted(upper_words & FORBIDDEN_NAMES)
-    if secret:
-        raise ReportValidationError("query", f"{secret[0].lower()} may not be read by a report", report)
-    functions = sorted(upper_words & FORBIDDEN_FUNCTIONS)
-    if functions:
-        raise ReportValidationError(
-            "query", f"function {functions[0].lower()}() not allowed in a report", report
-        )
-    # Return the original text minus a trailing semicolon (comments are harmless once validated).
+        tokens = sqlglot.Dialect.get_or_raise(read).tokenize(sql)
+        statements = [s for s in sqlglot.parse(sql, read=read) if s is not None]
+    except SqlglotError as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        refuse(f"cannot be parsed as {read} SQL: {message}")
+    for current, following in zip(tokens, tokens[1:], strict=False):
+        if current.text.upper() == "U" and following.token_type == TokenType.AMP:
+            refuse('Unicode-escaped names (U&"...") are not allowed: write the name plainly')
+    if not statements:
+        refuse("no SQL statement found")
+    if len(statements) > 1:
+        refuse("more than one statement (';' found): only a single SELECT or WITH is allowed")
+    [root] = statements
+    statement_nodes = tuple(getattr(exp, name) for name in _STATEMENT_NODES if hasattr(exp, name))
+    if not isinstance(root, exp.Query) or isinstance(root, statement_nodes):
+        kind = str(root.this).split()[0] if isinstance(root, exp.Command) else root.key
+        refuse(f"must be a SELECT or WITH query, not {kind.upper()} (reports are read-only)")
+    for node in root.walk():
+        if isinstance(node, statement_nodes):
+            refuse(f"{node.key.upper()} is not allowed: a report query may only read data")
+        if isinstance(node, exp.Into):
+            refuse("SELECT ... INTO is not allowed: a report query may only read data")
+        if isinstance(node, exp.Lock):
+            refuse("row locking (FOR UPDATE/SHARE) is not allowed in a report")
+        if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
+            refuse(f"schema-qualified function {node.this.name}.{node.expression.name}() is not allowed")
+        if isinstance(node, exp.Func):
+            denied = sorted(name for name in _function_names(node) if DENIED_FUNCTIONS.match(name))
+            if denied:
+                refuse(f"function {denied[0]}() is not allowed in a report")
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
+            qualified = ".".join(part.name for part in node.parts)
+            if node.args.get("db") is not None or node.args.get("catalog") is not None:
+                refuse(f"{qualified}: schema-qualified names are not allowed; use the reporting views")
+            name = _name(node.this, read)
+            if _is_cte_reference(node, name, read):
+                continue
+            if name not in VIEW_NAMES:
+                refuse(
+                    f"{qualified} is not a reporting view; a report reads only: {', '.join(sorted(VIEW_NAMES))}"
+                )
     stripped = sql.strip()
     while stripped.endswith(";"):
         stripped = stripped[:-1].rstrip()

@@ -108,13 +108,28 @@ def test_unknown_base_and_self_base(tmp_path):
         get_calendar("ORPHAN")
 
 
+def test_bases_that_form_a_cycle_are_named_in_one_line(tmp_path):
+    folder = tmp_path / "calendars"
+    write_calendar(folder, "ALFA", 'base = "BETA"\n')
+    write_calendar(folder, "BETA", 'base = "GAMA"\n')
+    write_calendar(folder, "GAMA", 'base = "ALFA"\n')
+    write_calendar(folder, "DELTA", 'base = "BETA"\n')
+    with pytest.raises(UserError) as info:
+        get_calendar("ALFA")
+    assert str(info.value) == "company calendars form a cycle of bases: ALFA -> BETA -> GAMA -> ALFA"
+    with pytest.raises(UserError, match="cycle of bases: BETA -> GAMA -> ALFA -> BETA$"):
+        get_calendar("DELTA")  # leads into the cycle
+    write_calendar(folder, "GAMA", 'base = "B3"\n')  # the cycle broken, the chain builds
+    assert get_calendar("ALFA").closed_reason(date(2025, 12, 24)) is not None
+
+
 def test_database_calendar_and_demo_seed_are_idempotent(engine):
     with session_scope(engine) as session:
         # calendars first, companies after: the seed looks the companies up and links them on the next run
         first = seed_demo(session)
     assert first == 7  # 2 calendars + 5 days
     with session_scope(engine) as session:
-        assert seed_companies(session) == 2
+        assert seed_companies(session) == 7  # 2 companies and their 5 demo users
         assert seed_demo(session) == 0
     with session_scope(engine) as session:
         assert seed_demo(session) == 0

@@ -254,7 +254,7 @@ def test_sat_lost_response_is_not_uploaded_twice(month_created, tmp_path):
 
 
 def test_rejection_recorded_by_the_application_does_not_move_on(month_created, tmp_path):
-    with fake_rpa(latency=0.05) as (rpa_url, _rpa), dg.instance_for_test() as instance:
+    with fake_rpa(latency=0.05) as (rpa_url, rpa), dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("invoice_operators", ["TIM"])
         resources = make_resources(month_created, tmp_path / "files", rpa_url)
         assert download(instance, resources, "TIM").success
@@ -284,7 +284,10 @@ def test_rejection_recorded_by_the_application_does_not_move_on(month_created, t
             .order_by(ProcessTransition.id.desc())
         ).first()
         assert (last.actor, last.reason) == ("user:carla", "fatura rejeitada: fatura duplicada")
-    assert TOKEN  # the fake's token is only ever sent in the Authorization header
+    # the token is only ever sent in the Authorization header, never in a path
+    assert rpa.requests and all(
+        auth == f"Bearer {TOKEN}" and TOKEN not in path for _method, path, auth in rpa.requests
+    )
 
 
 def test_an_approval_written_before_the_download_does_not_approve_the_new_file(month_created, tmp_path):

@@ -19,6 +19,7 @@ from routines.defs.invoices.sensors import (
 from routines.files import FileStore
 from routines.invoices.models import InvoiceProcess, Operator, ProcessTransition
 from routines.invoices.status import Status
+from routines_tests.helpers import apply_partition_requests
 from routines_tests.invoices.conftest import make_resources, run_cli
 from routines_tests.invoices.fakes import SAT_TOKEN, TOKEN, fake_rpa, fake_sat
 
@@ -28,12 +29,7 @@ MONTH = "2025-06-01"
 def tick(sensor, instance, resources, cursor=None):
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
     result = sensor(context)
-    for request in result.dynamic_partitions_requests or []:
-        if isinstance(request, dg.AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-        else:
-            for key in request.partition_keys:
-                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    apply_partition_requests(instance, result)
     return result
 
 

@@ -32,7 +32,15 @@ from routines.market.b3_files import PlannedFile, download_and_store, plan_downl
 from routines.market.b3_load import count_rows
 from routines.market.models import B3Quote
 from routines_tests.helpers import serve
-from routines_tests.market.fixtures import REAL_DAY, build_txt, real_txt, real_zip, sample_quotes, zip_bytes
+from routines_tests.market.fixtures import (
+    REAL_DAY,
+    build_txt,
+    quote,
+    real_txt,
+    real_zip,
+    sample_quotes,
+    zip_bytes,
+)
 from routines_tests.market.servers import FileServer, zip_entry
 
 DAILY = "COTAHIST_D25062021.ZIP"
@@ -106,6 +114,9 @@ def _bad_cases() -> dict[str, tuple[tuple[int, bytes, str], str]]:
     letters[start : start + 3] = b"ABC"
     wrong_count = txt.replace(b"00000007520", b"00000007521")
     other_day = build_txt(date(2021, 6, 24), sample_quotes(date(2021, 6, 24)))
+    twice = sample_quotes(REAL_DAY)
+    twice.append(twice[2])
+    stray = [*sample_quotes(REAL_DAY), quote(date(2021, 6, 24), "STRAY3")]
     body = real_zip()
     return {
         "html": ((200, b"<!DOCTYPE html><html><body>Erro</body></html>", "text/html"), "HTML page"),
@@ -117,10 +128,32 @@ def _bad_cases() -> dict[str, tuple[tuple[int, bytes, str], str]]:
         ),
         "trailer": (zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": wrong_count})), "line 7520, field TOTREG"),
         "header date": (zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": other_day})), "line 1, field DATGER"),
+        "no quotes": (
+            zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": build_txt(REAL_DAY, [])})),
+            "line 2, field TIPREG: no quote record",
+        ),
+        "stray day": (
+            zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": build_txt(REAL_DAY, stray)})),
+            "line 7, field DATPRE: trade date 2021-06-24 differs",
+        ),
+        "duplicate": (
+            zip_entry(zip_bytes({"COTAHIST_D25062021.TXT": build_txt(REAL_DAY, twice)})),
+            "line 7, field CODNEG: same natural key as line 4",
+        ),
     }
 
 
-BAD_CASES = ["html", "truncated", "short record", "letters", "trailer", "header date"]
+BAD_CASES = [
+    "html",
+    "truncated",
+    "short record",
+    "letters",
+    "trailer",
+    "header date",
+    "no quotes",
+    "stray day",
+    "duplicate",
+]
 
 
 def test_every_bad_case_is_exercised():
@@ -207,22 +240,17 @@ def test_backfill_of_a_whole_past_period_downloads_its_file_once(period, sqlite_
     assert (tmp_path / f"store/market/b3/{key}/{name}.ZIP").exists()
 
 
-def test_checks_flag_duplicate_keys_prices_out_of_range_and_a_row_drop(sqlite_db_url, tmp_path):
+def test_checks_flag_prices_out_of_range_and_a_row_drop(sqlite_db_url, tmp_path):
     before, day = date(2021, 6, 24), REAL_DAY
     sample = sample_quotes(day)
     bad_prices = sample[0][:56] + "0000000001000" + "0000000000900" + sample[0][82:]  # open 10.00 > high 9.00
+    more = [quote(before, f"MAIS{i}") for i in range(6)]
     files = {
         "COTAHIST_D24062021.ZIP": zip_entry(
-            zip_bytes(
-                {
-                    "COTAHIST_D24062021.TXT": build_txt(
-                        before, sample_quotes(before) * 2 + sample_quotes(before)[:1]
-                    )
-                }
-            )
+            zip_bytes({"COTAHIST_D24062021.TXT": build_txt(before, sample_quotes(before) + more)})
         ),
         "COTAHIST_D25062021.ZIP": zip_entry(
-            zip_bytes({"COTAHIST_D25062021.TXT": build_txt(day, [bad_prices, sample[1], sample[1]])})
+            zip_bytes({"COTAHIST_D25062021.TXT": build_txt(day, [bad_prices, sample[1], sample[2]])})
         ),
     }
     with serve(FileServer, files=files, requests=[]) as (base_url, _):
@@ -231,11 +259,64 @@ def test_checks_flag_duplicate_keys_prices_out_of_range_and_a_row_drop(sqlite_db
     assert first.success and result.success  # checks report; they do not block the load
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks[CHECK_TRAILER].passed
-    assert not checks[CHECK_UNIQUE].passed and checks[CHECK_UNIQUE].metadata["duplicate_keys"].value == 1
+    # Duplicate keys are refused in the file (see the bad cases); the check guards the table itself.
+    assert checks[CHECK_UNIQUE].passed and checks[CHECK_UNIQUE].metadata["duplicate_keys"].value == 0
     assert not checks[CHECK_PRICES].passed and checks[CHECK_PRICES].metadata["rows_out_of_order"].value == 1
     row_count = checks[CHECK_ROW_COUNT]
     assert not row_count.passed and row_count.severity == dg.AssetCheckSeverity.WARN
     assert (row_count.metadata["rows"].value, row_count.metadata["previous_rows"].value) == (3, 11)
+
+
+def test_unique_key_check_finds_duplicates_written_behind_the_loader(engine):
+    from sqlalchemy import insert
+
+    from routines.market.b3_load import duplicate_keys, load_cotahist
+
+    load_cotahist(build_txt(REAL_DAY, sample_quotes(REAL_DAY)), engine, expected_date=REAL_DAY)
+    assert duplicate_keys(engine, [REAL_DAY]) == (0, [])
+    with engine.begin() as connection:
+        row = connection.execute(select(B3Quote.__table__).where(B3Quote.ticker == "AAAA3")).mappings().one()
+        connection.execute(insert(B3Quote.__table__), [dict(row)])
+    count, groups = duplicate_keys(engine, [REAL_DAY])
+    assert count == 1 and groups[0][1] == "AAAA3"
+
+
+def test_each_partition_of_a_multi_day_run_carries_its_own_count_and_preview(sqlite_db_url, tmp_path):
+    """One run for three sessions (BackfillPolicy.single_run): each partition's materialization, read back from a
+    real instance, has its own row count and a preview of its own day, labelled with the day."""
+    days = [date(2021, 6, 23), date(2021, 6, 24), REAL_DAY]
+    files = {}
+    for count, day in enumerate(days, start=1):
+        quotes = [quote(day, f"D{day.day}X{i}", volume=1000 * (i + 1)) for i in range(count * 2)]
+        name = f"COTAHIST_D{day:%d%m%Y}"
+        files[f"{name}.ZIP"] = zip_entry(zip_bytes({f"{name}.TXT": build_txt(day, quotes)}))
+    tags = {
+        "dagster/asset_partition_range_start": days[0].isoformat(),
+        "dagster/asset_partition_range_end": days[-1].isoformat(),
+    }
+    with dg.instance_for_test() as instance:
+        with serve(FileServer, files=files, requests=[]) as (base_url, _):
+            result = _materialize(sqlite_db_url, tmp_path / "store", base_url, tags=tags, instance=instance)
+        assert result.success, [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert len(instance.get_runs()) == 1
+        for asset in ("b3_quotes", "b3_cotahist_file"):
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset)), limit=10
+            ).records
+            by_partition = {
+                r.asset_materialization.partition: r.asset_materialization.metadata for r in records
+            }
+            assert sorted(by_partition) == [day.isoformat() for day in days]
+            for count, day in enumerate(days, start=1):
+                metadata = by_partition[day.isoformat()]
+                assert metadata["session"].value == day.isoformat()
+                assert metadata["dagster/row_count"].value == count * 2
+                assert metadata["file"].value.startswith(f"COTAHIST_D{day:%d%m%Y}")
+                if asset == "b3_quotes":
+                    preview = metadata["preview"].value
+                    assert preview.startswith(f"**Pregão de {day:%d/%m/%Y}**")
+                    tickers = {line.split("|")[1].strip() for line in preview.splitlines() if "| D" in line}
+                    assert tickers == {f"D{day.day}X{i}" for i in range(count * 2)}
 
 
 @pytest.mark.parametrize("failures", [[404], [503, 502], ["slow"]], ids=["not-published", "5xx", "timeout"])

@@ -150,8 +150,92 @@ def test_cli_load_is_idempotent(db_url, tmp_path, capsys):
         assert "7518 quote records loaded" in capsys.readouterr().out
         assert count_rows(get_engine(db_url), REAL_DAY) == 7518
     assert main(["prices", "load-cotahist", str(path), "--date", "2021-06-24"]) == 2
-    assert "field DATGER" in capsys.readouterr().err
+    assert (
+        "expected the session 2021-06-24 but the file name says session 2021-06-25" in capsys.readouterr().err
+    )
+    renamed = tmp_path / "cotacoes.txt"
+    renamed.write_bytes(real_txt())
+    assert main(["prices", "load-cotahist", str(renamed), "--date", "2021-06-24"]) == 2
+    assert "cotacoes.txt, line 1, field DATGER" in capsys.readouterr().err
     assert count_rows(get_engine(db_url), REAL_DAY) == 7518
+
+
+def _cli_load(path) -> tuple[int, str]:
+    import contextlib
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = main(["prices", "load-cotahist", str(path)])
+    return status, err.getvalue()
+
+
+def test_cli_refuses_bad_files_and_leaves_every_session_as_it_was(db_url, tmp_path):
+    """The failures of the CLI path quoted by issue 11, each refused with exit 2 and nothing changed."""
+    from routines.database.engine import get_engine
+
+    engine = get_engine(db_url)
+    daily = tmp_path / "COTAHIST_D25062021.TXT"
+    daily.write_bytes(real_txt())
+    assert _cli_load(daily)[0] == 0  # no --date: the name gives the session
+    before = date(2021, 6, 24)
+    previous = tmp_path / "COTAHIST_D24062021.TXT"
+    previous.write_bytes(build_txt(before, sample_quotes(before)))
+    assert _cli_load(previous)[0] == 0
+    table = _table(engine)
+    assert len(table) == 7518 + 5
+
+    # Header and trailer but no quote record: used to wipe the session (7,518 -> 0, exit 0).
+    daily.write_bytes(build_txt(REAL_DAY, []))
+    status, err = _cli_load(daily)
+    assert status == 2 and "COTAHIST_D25062021.TXT, line 2, field TIPREG: no quote record (type 01)" in err
+
+    # A daily file with one stray record of another day: used to replace that other day with one row.
+    stray = sample_quotes(REAL_DAY)
+    stray.insert(2, quote(before, "STRAY3"))
+    daily.write_bytes(build_txt(REAL_DAY, stray))
+    status, err = _cli_load(daily)
+    assert status == 2 and "COTAHIST_D25062021.TXT, line 4, field DATPRE" in err
+    assert "trade date 2021-06-24 differs from the file's session 2021-06-25" in err
+
+    # Sessions on days B3 is closed: a Saturday and Tiradentes.
+    for day, reason in ((date(2021, 6, 26), "sábado"), (date(2021, 4, 21), "Tiradentes")):
+        closed = tmp_path / f"COTAHIST_D{day:%d%m%Y}.TXT"
+        closed.write_bytes(build_txt(day, sample_quotes(day)))
+        status, err = _cli_load(closed)
+        assert (
+            status == 2 and f"line 1, field DATGER: {day:%d/%m/%Y} is not a B3 business day ({reason})" in err
+        )
+
+    # A duplicate record: used to be loaded with a warning.
+    twice = sample_quotes(REAL_DAY)
+    twice.append(twice[0])
+    daily.write_bytes(build_txt(REAL_DAY, twice))
+    status, err = _cli_load(daily)
+    assert status == 2 and "line 7, field CODNEG: same natural key as line 2" in err
+
+    assert _table(engine) == table
+
+
+def test_cli_loads_a_daily_file_in_one_pass(sqlite_db_url, tmp_path, monkeypatch):
+    from routines.market import b3_load
+
+    passes = []
+
+    class CountingReader(b3_load.CotahistReader):
+        def __iter__(self):
+            passes.append(self.name)
+            return super().__iter__()
+
+    monkeypatch.setattr(b3_load, "CotahistReader", CountingReader)
+    daily = tmp_path / "COTAHIST_D25062021.ZIP"
+    daily.write_bytes(real_zip())
+    assert _cli_load(daily)[0] == 0
+    assert passes == ["COTAHIST_D25062021.ZIP"]
+    monthly = tmp_path / "COTAHIST_M062021.TXT"  # sessions known only from the content: validated first
+    monthly.write_bytes(build_txt(REAL_DAY, sample_quotes(REAL_DAY)))
+    passes.clear()
+    assert _cli_load(monthly)[0] == 0
+    assert passes == ["COTAHIST_M062021.TXT"] * 2
 
 
 def test_backslashes_and_latin1_text_survive_the_copy(engine):

@@ -252,20 +252,100 @@ def test_bad_dates_and_terms():
     quotes[1] = quotes[1][:49] + "3X0" + quotes[1][52:]
     error = _error(build_txt(DAY, quotes))
     assert (error.line, error.field) == (3, "PRAZOT")
-    error = _error(build_txt(DAY, sample_quotes(date(2024, 3, 4))), expected_date=DAY, same_trade_date=True)
+    error = _error(build_txt(DAY, sample_quotes(date(2024, 3, 4))), expected_date=DAY)
     assert (error.line, error.field) == (2, "DATPRE")
 
 
 def test_header_date_must_equal_the_expected_date():
-    error = _error(build_txt(DAY, sample_quotes(DAY)), expected_date=date(2024, 3, 6))
+    error = _error(build_txt(DAY, sample_quotes(DAY)), name="cotacoes.txt", expected_date=date(2024, 3, 6))
     assert (error.line, error.field) == (1, "DATGER")
     assert "2024-03-05" in str(error) and "2024-03-06" in str(error)
+    error = _error(build_txt(DAY, sample_quotes(DAY)), name="COTAHIST_D06032024.TXT")  # the name says the day
+    assert (error.line, error.field) == (1, "DATGER")
+    assert "header date 2024-03-05 differs from the file's session 2024-03-06" in str(error)
+
+
+def test_the_name_the_zip_member_and_the_expected_date_must_agree():
+    data = build_txt(DAY, sample_quotes(DAY))
+    error = _error(data, name="COTAHIST_D05032024.TXT", expected_date=date(2024, 3, 6))
+    assert "expected the session 2024-03-06 but the file name says session 2024-03-05" in str(error)
+    archive = zip_bytes({"COTAHIST_D04032024.TXT": data})
+    error = _error(archive, name="COTAHIST_D05032024.ZIP")
+    assert "the file name says session 2024-03-05 but the ZIP member says session 2024-03-04" in str(error)
+    # A renamed daily ZIP keeps the rules of its member's name.
+    stray = build_txt(DAY, [*sample_quotes(DAY), quote(date(2024, 3, 4), "OLD3")])
+    error = _error(zip_bytes({"COTAHIST_D05032024.TXT": stray}), name="download.zip")
+    assert (error.line, error.field) == (7, "DATPRE")
+    assert "impossible date" in str(_error(data, name="COTAHIST_D32132024.TXT"))
+
+
+def test_a_daily_file_holds_its_session_only():
+    quotes = sample_quotes(DAY)
+    quotes[3] = quote(date(2024, 3, 4), "OLD3")  # a stray record of the day before, on line 5
+    error = _error(build_txt(DAY, quotes), name="COTAHIST_D05032024.TXT")
+    assert (error.line, error.field) == (5, "DATPRE")
+    assert "trade date 2024-03-04 differs from the file's session 2024-03-05" in str(error)
+
+
+def test_monthly_and_yearly_files_hold_their_period_only():
+    march = [q for day in (date(2024, 3, 4), DAY) for q in sample_quotes(day)]
+    assert read_quotes(build_txt(DAY, march), name="COTAHIST_M032024.TXT")[1].quotes == 10
+    assert read_quotes(build_txt(DAY, march), name="COTAHIST_A2024.TXT")[1].quotes == 10
+    april = [*march, quote(date(2024, 4, 1), "ABRIL3")]
+    error = _error(build_txt(DAY, april), name="COTAHIST_M032024.TXT")
+    assert (error.line, error.field) == (12, "DATPRE")
+    assert "trade date 2024-04-01 is outside the file's month 2024-03" in str(error)
+    error = _error(build_txt(DAY, march), name="COTAHIST_A2023.TXT")
+    assert (error.line, "outside the file's year 2023" in str(error)) == (2, True)
+
+
+@pytest.mark.parametrize(
+    ("day", "reason"),
+    [(date(2021, 4, 21), "Tiradentes"), (date(2021, 4, 24), "sábado"), (date(2021, 4, 25), "domingo")],
+)
+def test_a_session_on_a_day_b3_is_closed_is_refused_naming_the_holiday(day, reason):
+    error = _error(build_txt(day, sample_quotes(day)), name=f"COTAHIST_D{day:%d%m%Y}.TXT")
+    assert (error.line, error.field) == (1, "DATGER")
+    assert f"{day:%d/%m/%Y} is not a B3 business day ({reason})" in str(error)
+    monthly = [*sample_quotes(date(2021, 4, 20)), *sample_quotes(day)]
+    error = _error(build_txt(date(2021, 4, 30), monthly), name="COTAHIST_M042021.TXT", chunk_records=3)
+    assert (error.line, error.field) == (7, "DATPRE")
+    assert f"{day:%d/%m/%Y} is not a B3 business day ({reason})" in str(error)
+
+
+def test_a_file_without_quote_records_is_refused():
+    error = _error(build_txt(DAY, []), name="COTAHIST_D05032024.TXT")
+    assert (error.line, error.field) == (2, "TIPREG")
+    assert "no quote record (type 01) for the session 2024-03-05" in str(error)
+    error = _error(build_txt(DAY, []), name="cotacoes.txt")
+    assert "no quote record (type 01)" in str(error)
+
+
+def test_every_session_asked_for_must_be_in_the_file():
+    data = build_txt(DAY, sample_quotes(DAY))
+    error = _error(data, name="COTAHIST_M032024.TXT", sessions=[date(2024, 3, 4), DAY, date(2024, 3, 6)])
+    assert error.field == "DATPRE"
+    assert "no quote record for the session(s) 2024-03-04, 2024-03-06" in str(error)
+
+
+@pytest.mark.parametrize("chunk_records", [2, 4096])
+def test_a_duplicate_natural_key_is_refused_naming_both_lines(chunk_records):
+    quotes = sample_quotes(DAY)  # PETR4T 030 and 060 share everything but PRAZOT: not duplicates
+    quotes.append(quotes[1])  # line 7 repeats line 3
+    error = _error(build_txt(DAY, quotes), chunk_records=chunk_records)
+    assert (error.line, error.field) == (7, "CODNEG")
+    assert "same natural key as line 3" in str(error) and "CODNEG BBBB11" in str(error)
+    # Records differing in any key field other than the rest of the record are duplicates too.
+    again = sample_quotes(DAY)
+    again.insert(1, quote(DAY, "PETR4T", bdi="62", market="030", term="060", company="OUTRA", volume=1))
+    error = _error(build_txt(DAY, again), chunk_records=chunk_records)
+    assert (error.line, "same natural key as line 3" in str(error)) == (7, True)
 
 
 def test_trade_dates_must_equal_the_file_date_when_asked():
     quotes = sample_quotes(DAY)
     quotes[2] = quote(date(2024, 3, 4), "OLD3")
-    error = _error(build_txt(DAY, quotes), expected_date=DAY, same_trade_date=True)
+    error = _error(build_txt(DAY, quotes), expected_date=DAY)
     assert (error.line, error.field) == (4, "DATPRE")
 
 

@@ -80,6 +80,72 @@ def test_bad_rows_name_line_and_column():
         parse_report(b"<!DOCTYPE html><html></html>", "f.zip")
 
 
+def test_a_value_that_does_not_fit_its_column_is_refused_never_rounded(engine):
+    """PostgreSQL NUMERIC(30, 12) would round 37.2288991234567891 to 37.228899123457 (SQLite kept every digit):
+    the parser refuses it naming line and field; what fits is stored with every digit on both databases."""
+    longest = res175_jan_2025().replace(b"37.228814", b"123456789012345678.123456789012", 1)
+    longest = longest.replace(b"1154771.86", b"9999999999999999999999.99", 1)
+    upsert_report(parse_report(longest, "a.csv", (2025, 1)), engine, "a.csv")
+    with session_scope(engine) as session:
+        first = session.execute(
+            select(CvmFundQuota).where(CvmFundQuota.report_date == date(2025, 1, 2))
+        ).scalar_one()
+    assert first.quota_value == Decimal("123456789012345678.123456789012")
+    assert first.total_value == Decimal("9999999999999999999999.99")
+    cases = {
+        b"37.2288991234567891": ("VL_QUOTA", "16 decimal places; the column keeps 12"),
+        b"1234567890123456789.5": ("VL_QUOTA", "19 digits before the decimal point; the column holds 18"),
+    }
+    for value, (field, reason) in cases.items():
+        data = res175_jan_2025().replace(b"37.247108", value, 1)
+        with pytest.raises(InputFileError, match=rf"line 3, field {field}: value does not fit: .*{reason}"):
+            parse_report(data, "b.csv", (2025, 1))
+    money = res175_jan_2025().replace(b"1152256.93", b"1152256.935", 1)
+    with pytest.raises(InputFileError, match=r"line 3, field VL_PATRIM_LIQ: .*3 decimal places"):
+        parse_report(money, "b.csv", (2025, 1))
+    holders = res175_jan_2025().replace(b";0.0;0.0;1\r\n", b";0.0;0.0;3000000000\r\n", 1)
+    with pytest.raises(InputFileError, match=r"line 2, field NR_COTST: .*outside the column's range"):
+        parse_report(holders, "b.csv", (2025, 1))
+    with session_scope(engine) as session:  # nothing of the refused files was written
+        assert session.scalar(select(func.count()).select_from(CvmFundQuota)) == 3
+
+
+@pytest.mark.parametrize("layout", ["pre175", "res175"])
+def test_a_utf8_byte_order_mark_is_read_in_both_layouts_and_keeps_the_fund_type(layout, engine):
+    data = pre175_jan_2023() if layout == "pre175" else res175_jan_2025()
+    month = (2023, 1) if layout == "pre175" else (2025, 1)
+    upsert_report(parse_report(data, "plain.csv", month), engine, "plain.csv")
+    report = parse_report(zip_bytes({"f.csv": b"\xef\xbb\xbf" + data}), "f.zip", month)
+    assert report.layout == layout and {row["fund_type"] for row in report.rows} == {"FI"}
+    upsert_report(report, engine, "bom.csv")
+    with session_scope(engine) as session:
+        types = set(session.scalars(select(CvmFundQuota.fund_type)))
+        sources = set(session.scalars(select(CvmFundQuota.source_file)))
+    assert (types, sources) == ({"FI"}, {"bom.csv"})
+    # A file without the type column (older layouts) updates the figures and keeps the stored type.
+    column = b"TP_FUNDO;" if layout == "pre175" else b"TP_FUNDO_CLASSE;"
+    lines = data.split(b"\r\n")
+    untyped = b"\r\n".join([lines[0].replace(column, b"")] + [line.split(b";", 1)[-1] for line in lines[1:]])
+    report = parse_report(untyped, "untyped.csv", month)
+    assert not report.has_fund_type
+    upsert_report(report, engine, "untyped.csv")
+    with session_scope(engine) as session:
+        assert set(session.scalars(select(CvmFundQuota.fund_type))) == {"FI"}
+        assert set(session.scalars(select(CvmFundQuota.source_file))) == {"untyped.csv"}
+
+
+def test_every_error_names_its_line_and_an_empty_month_is_refused():
+    data = res175_jan_2025()
+    lines = data.split(b"\r\n")
+    repeated = data + lines[2] + b"\r\n"  # line 5 repeats line 3
+    with pytest.raises(InputFileError, match=r"line 5, field DT_COMPTC: .*2025-01-03 already on line 3"):
+        parse_report(repeated, "f.csv", (2025, 1))
+    with pytest.raises(InputFileError, match=r"line 2: no fund rows after the header"):
+        parse_report(lines[0] + b"\r\n", "f.csv", (2025, 1))
+    with pytest.raises(InputFileError, match=r"f.csv, line 1: the file is empty"):
+        parse_report(b"", "f.csv", (2025, 1))
+
+
 def test_upsert_by_fund_subclass_and_date(engine):
     # A subclass of the same fund class on the same day is a row of its own.
     data = (

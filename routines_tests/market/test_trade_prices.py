@@ -61,6 +61,12 @@ def test_format_pt_br_decimals_exact():
         ("05/03/2024;PETR4;ACAO;37,12;BRL", "line 5, field codigo"),
         ("05/03/2024;VALE3;ACAO;37,12;real", "line 5, field moeda"),
         ("05/03/2024;VALE3;ACAO;37,12", "line 5: 4 fields"),
+        # NUMERIC(24, 8): 16 digits before the decimal point (PostgreSQL: numeric field overflow)
+        (
+            "05/03/2024;VALE3;ACAO;12345678901234567,5;BRL",
+            "line 5, field preco: value does not fit: .*17 digits",
+        ),
+        ("05/03/2024;VALE3;ACAO;12.345.678.901.234.567;BRL", "line 5, field preco: value does not fit"),
     ],
 )
 def test_bad_lines_name_line_and_field(line, expected):
@@ -85,7 +91,10 @@ def _tick(instance, moment):
     with dg.build_sensor_context(
         instance=instance,
         definitions=_definitions(sensor),
-        resources={"anbima_calendar": BusinessCalendarResource(name="ANBIMA")},
+        resources={
+            "anbima_calendar": BusinessCalendarResource(name="ANBIMA"),
+            "database": DatabaseResource(),
+        },
     ) as context:
         return sensor.evaluate_tick(context)
 
@@ -107,7 +116,10 @@ def test_sensor_one_run_per_file_content_then_processed(drops, db_url):
         data = _tick(instance, datetime(2024, 3, 5, 18, 0, tzinfo=SP))
         (request,) = data.run_requests
         sha = sha256_bytes(GOOD)
-        assert request.run_key == f"precos_trade_20240305.csv:{sha}"
+        assert request.run_key.startswith(f"precos_trade_20240305.csv:{sha}:")
+        # The next tick, before the run: the same drop, the same run key (Dagster starts it once).
+        again = _tick(instance, datetime(2024, 3, 5, 18, 1, tzinfo=SP)).run_requests
+        assert [r.run_key for r in again] == [request.run_key]
         assert request.partition_key == "2024-03-05"
         assert request.tags[TAG_FILE] == "precos_trade_20240305.csv" and request.tags[TAG_SHA256] == sha
         result = _run(db_url, request)
@@ -128,11 +140,82 @@ def test_sensor_one_run_per_file_content_then_processed(drops, db_url):
     (drops / "precos_trade_20240305.csv").write_bytes(corrected)
     with dg.instance_for_test() as instance:
         (request,) = _tick(instance, datetime(2024, 3, 5, 19, 0, tzinfo=SP)).run_requests
-        assert request.run_key == f"precos_trade_20240305.csv:{sha256_bytes(corrected)}"
+        assert request.run_key.startswith(f"precos_trade_20240305.csv:{sha256_bytes(corrected)}:")
         assert _run(db_url, request).success
     with session_scope(get_engine(db_url)) as session:
         prices = session.scalars(select(ConsolidatedTradePrice.price)).all()
     assert sorted(prices) == [Decimal("37.15"), Decimal("1234"), Decimal("4123.45678901")]
+
+
+def test_a_second_drop_of_the_loaded_content_goes_to_duplicates_and_an_older_one_loads_again(drops, db_url):
+    name = "precos_trade_20240305.csv"
+    corrected = GOOD.replace(b"37,12", b"37,15")
+    with dg.instance_for_test() as instance:
+        for moment, content in ((18, GOOD), (19, corrected)):
+            (drops / name).write_bytes(content)
+            (request,) = _tick(instance, datetime(2024, 3, 5, moment, 0, tzinfo=SP)).run_requests
+            assert _run(db_url, request).success
+        # The corrected content again: already loaded -> duplicates/ with a note, no run, nothing left behind.
+        (drops / name).write_bytes(corrected)
+        data = _tick(instance, datetime(2024, 3, 5, 20, 0, tzinfo=SP))
+        assert data.run_requests == [] and "já carregado" in data.skip_message
+        assert not (drops / name).exists()
+        assert (drops / "duplicates" / name).read_bytes() == corrected
+        note = (drops / "duplicates" / f"{name}.note.txt").read_text()
+        assert "conteúdo idêntico ao já carregado para 05/03/2024" in note and sha256_bytes(corrected) in note
+        # The first content again is not what is loaded now: a new drop, a new run key, loaded again.
+        (drops / name).write_bytes(GOOD)
+        (request,) = _tick(instance, datetime(2024, 3, 5, 21, 0, tzinfo=SP)).run_requests
+        assert _run(db_url, request).success
+    assert not (drops / name).exists()
+    with session_scope(get_engine(db_url)) as session:
+        prices = session.scalars(select(ConsolidatedTradePrice.price)).all()
+    assert sorted(prices) == [Decimal("37.12"), Decimal("1234"), Decimal("4123.45678901")]
+
+
+def test_the_largest_price_the_column_holds_is_loaded_exactly(drops, db_url):
+    largest = GOOD.replace(b"4.123,45678901", b"-9.999.999.999.999.999,99999999")
+    (drops / "precos_trade_20240305.csv").write_bytes(largest)
+    with dg.instance_for_test() as instance:
+        (request,) = _tick(instance, datetime(2024, 3, 5, 18, 0, tzinfo=SP)).run_requests
+    assert _run(db_url, request).success
+    with session_scope(get_engine(db_url)) as session:
+        prices = session.scalars(select(ConsolidatedTradePrice.price)).all()
+    assert Decimal("-9999999999999999.99999999") in prices
+
+
+def test_an_overflowing_price_is_rejected_with_an_error_file(drops, db_url):
+    """Used to pass validation, fail in PostgreSQL (numeric field overflow) and stay in the folder."""
+    (drops / "precos_trade_20240305.csv").write_bytes(GOOD.replace(b"1234;", b"12345678901234567;"))
+    with dg.instance_for_test() as instance:
+        (request,) = _tick(instance, datetime(2024, 3, 5, 18, 0, tzinfo=SP)).run_requests
+    result = _run(db_url, request)
+    assert not result.success
+    assert not (drops / "precos_trade_20240305.csv").exists()
+    error = (drops / "rejected" / "precos_trade_20240305.csv.error.txt").read_text()
+    assert "line 4, field preco: value does not fit: 12345678901234567 has 17 digits" in error
+    with session_scope(get_engine(db_url)) as session:
+        assert session.scalars(select(ConsolidatedTradePrice)).all() == []
+
+
+def test_a_database_error_rejects_the_file_with_an_error_file(drops, db_url):
+    """Any failure of the load moves the file out of the folder: here the table is gone when the run loads."""
+    from sqlalchemy import text
+
+    (drops / "precos_trade_20240305.csv").write_bytes(GOOD)
+    with dg.instance_for_test() as instance:
+        (request,) = _tick(instance, datetime(2024, 3, 5, 18, 0, tzinfo=SP)).run_requests
+    with get_engine(db_url).begin() as connection:
+        connection.execute(text("DROP TABLE consolidated_trade_prices"))
+    result = _run(db_url, request)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "the database refused the load" in failure.event_specific_data.error.message
+    assert not (drops / "precos_trade_20240305.csv").exists()
+    assert (drops / "rejected" / "precos_trade_20240305.csv").read_bytes() == GOOD
+    error = (drops / "rejected" / "precos_trade_20240305.csv.error.txt").read_text()
+    assert error.startswith("precos_trade_20240305.csv: the database refused the load (")
+    assert "consolidated_trade_prices" in error and "nothing was loaded" in error
 
 
 def test_bad_file_loads_nothing_and_is_rejected_with_an_error_file(drops, db_url):

@@ -75,6 +75,32 @@ def test_production_requires_the_database_and_file_store_env_vars(monkeypatch):
         shared_resources("staging")
 
 
+def test_celery_executor_runs_every_job_when_chosen(monkeypatch):
+    """ROUTINES_EXECUTOR=celery: every job's steps go to Celery workers (broker and backend read from the
+    environment when a run starts, never written into the run config)."""
+    monkeypatch.setenv("ROUTINES_EXECUTOR", "celery")
+    monkeypatch.setenv("ROUTINES_CELERY_QUEUE", "routines-x")
+    jobs = load_defs().get_repository_def().get_all_jobs()
+    assert jobs and {job.executor_def.name for job in jobs} == {"celery"}
+    schema = jobs[0].executor_def.config_schema
+    assert not schema.resolve_config({}).success  # broker and backend unset: a run would refuse to start
+    monkeypatch.setenv("ROUTINES_CELERY_BROKER", "redis://broker-host:6379/0")
+    monkeypatch.setenv("ROUTINES_CELERY_BACKEND", "redis://broker-host:6379/1")
+    config = schema.resolve_config({}).value["config"]
+    assert (config["broker"], config["backend"]) == (
+        "redis://broker-host:6379/0",
+        "redis://broker-host:6379/1",
+    )
+    assert config["config_source"] == {"task_default_queue": "routines-x"}
+    monkeypatch.setenv("ROUTINES_EXECUTOR", "multiprocess")
+    assert {job.executor_def.name for job in load_defs().get_repository_def().get_all_jobs()} == {
+        "multi_or_in_process_executor"
+    }
+    monkeypatch.setenv("ROUTINES_EXECUTOR", "threads")
+    with pytest.raises(ValueError, match="ROUTINES_EXECUTOR='threads'"):
+        load_defs()
+
+
 def test_importing_the_code_location_opens_no_database(tmp_path):
     """Import has no side effects: no business database file appears in ROUTINES_HOME."""
     home = tmp_path / "home"

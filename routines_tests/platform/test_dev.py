@@ -1,13 +1,17 @@
-"""`make run`: the embedded setup is idempotent, and `dagster dev` comes up and stops cleanly on a signal."""
+"""Every way of starting the UI from the repository root serves the `routines` location and stops cleanly:
+`make run`, `dg dev` and a bare `dagster dev` (no DAGSTER_HOME). The embedded setup of `make run` is idempotent.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,11 @@ import requests
 import sqlalchemy as sa
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+LOCATION_QUERY = (
+    "{ workspaceOrError { ... on Workspace { locationEntries { name "
+    "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+)
 
 
 def table_counts(url: str) -> dict[str, int]:
@@ -56,63 +65,156 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def ignore_sigint() -> None:
-    """What a shell does to a command started in the background: SIGINT ignored."""
+def as_background_job() -> None:
+    """What a shell does to a command started in the background: a session of its own, SIGINT ignored."""
     os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_dagster_dev_starts_and_stops_cleanly(tmp_path, stop_signal):
-    port = free_port()
-    env = {
-        **os.environ,
-        "ROUTINES_HOME": str(tmp_path / "home"),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-    }
-    env.pop("ROUTINES_DATABASE_URL", None)
-    log = open(tmp_path / "dev.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "routines.dev", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        preexec_fn=ignore_sigint,
-    )
+def as_terminal_command() -> None:
+    """A command typed in a terminal: its own process group, default SIGINT and SIGTERM (whatever pytest's
+    own parent ignores)."""
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def clean_env(tmp_path: Path, **overrides: str | None) -> dict[str, str]:
+    """The test's environment without DAGSTER_HOME or business-database settings; `None` removes a variable."""
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}  # the per-user folder, if anything uses it
+    for name in ("DAGSTER_HOME", "ROUTINES_DATABASE_URL", "ROUTINES_FILE_STORE_ROOT", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def serve_then_stop(
+    command: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    port: int,
+    start: Callable[[], None],
+    stop: Callable[[subprocess.Popen], None],
+) -> str:
+    """Start `command` from the repository root, wait until the webserver serves the `routines` location
+    without a load error, stop it with `stop` and check that no process of its group is left. Returns the log."""
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=start
+        )
     pgid = process.pid
     try:
-        deadline = time.monotonic() + 150
+        deadline = time.monotonic() + 240
+        entries = None
         while True:
-            assert process.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
+            assert process.poll() is None, log_path.read_text()[-3000:]
             try:
                 response = requests.post(
-                    f"http://127.0.0.1:{port}/graphql",
-                    json={
-                        "query": "{ workspaceOrError { ... on Workspace { locationEntries { name "
-                        "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
-                    },
-                    timeout=5,
+                    f"http://127.0.0.1:{port}/graphql", json={"query": LOCATION_QUERY}, timeout=5
                 )
                 entries = response.json()["data"]["workspaceOrError"]["locationEntries"]
                 if entries and entries[0]["locationOrLoadError"]:
                     break
             except (requests.ConnectionError, requests.Timeout, KeyError, TypeError, ValueError):
                 pass
-            assert time.monotonic() < deadline, "dagster dev did not answer in time"
+            assert time.monotonic() < deadline, f"no answer on port {port}:\n{log_path.read_text()[-3000:]}"
             time.sleep(1)
-        assert entries[0]["name"] == "routines"
+        assert [entry["name"] for entry in entries] == ["routines"]
         location = entries[0]["locationOrLoadError"]
         assert location["__typename"] == "RepositoryLocation", location.get("message")
 
-        # A signal to the process we started (the `make run` process, replaced by `dagster dev`).
-        os.kill(process.pid, stop_signal)
-        process.wait(timeout=60)
+        stop(process)
+        process.wait(timeout=90)
         deadline = time.monotonic() + 30
         while group_alive(pgid) and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert not group_alive(pgid), "processes of dagster dev were left behind"
+        assert not group_alive(pgid), "processes were left behind"
     finally:
         if group_alive(pgid):
             os.killpg(pgid, signal.SIGKILL)
-        log.close()
+    return log_path.read_text()
+
+
+def temporary_homes() -> set[str]:
+    return {path.name for path in REPO_ROOT.glob(".tmp_dagster_home_*")}
+
+
+def test_make_run_serves_the_location_and_ctrl_c_stops_everything(tmp_path):
+    if shutil.which("make") is None:
+        pytest.fail("make is not installed")
+    port = free_port()
+    venv = Path(sys.prefix)
+    command = [
+        "make",
+        "--no-print-directory",
+        "run",
+        f"PORT={port}",
+        f"VENV={venv}",
+        "-o",
+        f"{venv}/.installed",
+    ]
+    env = clean_env(tmp_path, ROUTINES_HOME=str(tmp_path / "home"))
+    env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
+    log = serve_then_stop(
+        command,
+        env,
+        tmp_path / "make.log",
+        port,
+        start=as_terminal_command,
+        stop=lambda process: os.killpg(process.pid, signal.SIGINT),  # Ctrl-C: the terminal signals the group
+    )
+    assert "demo rows added" in log
+    assert (tmp_path / "home" / "routines.db").is_file() and (
+        tmp_path / "dagster_home" / "dagster.yaml"
+    ).is_file()
+
+
+def test_make_run_started_in_the_background_stops_on_sigterm(tmp_path):
+    """`python -m routines.dev` (what `make run` executes) started by a script in the background, where SIGINT
+    is ignored: a SIGTERM to that one process still stops the webserver, the daemon and the code server."""
+    port = free_port()
+    env = clean_env(tmp_path, ROUTINES_HOME=str(tmp_path / "home"))
+    env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
+    serve_then_stop(
+        [sys.executable, "-m", "routines.dev", "--port", str(port)],
+        env,
+        tmp_path / "dev.log",
+        port,
+        start=as_background_job,
+        stop=lambda process: process.send_signal(signal.SIGTERM),
+    )
+
+
+def test_dg_dev_from_the_root_serves_the_location(tmp_path):
+    port = free_port()
+    before = temporary_homes()
+    log = serve_then_stop(
+        [str(BIN / "dg"), "dev", "--port", str(port)],
+        clean_env(tmp_path, ROUTINES_HOME=str(tmp_path / "home")),
+        tmp_path / "dg.log",
+        port,
+        start=as_terminal_command,
+        stop=lambda process: process.send_signal(signal.SIGTERM),
+    )
+    assert "warning" not in log.split("Launching Dagster services")[0].lower(), log[:2000]
+    assert temporary_homes() == before
+
+
+def test_bare_dagster_dev_from_the_root_serves_the_location(tmp_path):
+    """No DAGSTER_HOME, no ROUTINES_HOME: the root dagster.yaml is the embedded instance, kept in a temporary
+    .tmp_dagster_home_* folder that is removed at exit."""
+    port = free_port()
+    before = temporary_homes()
+    serve_then_stop(
+        [str(BIN / "dagster"), "dev", "--port", str(port)],
+        clean_env(tmp_path, ROUTINES_HOME=None),
+        tmp_path / "dagster.log",
+        port,
+        start=as_terminal_command,
+        stop=lambda process: process.send_signal(signal.SIGINT),
+    )
+    assert temporary_homes() == before

@@ -75,8 +75,7 @@ def secret_key(monkeypatch) -> str:
     return key
 
 
-@pytest.fixture
-def companies(engine):
+def seed_companies(engine) -> dict[str, int]:
     """The demo companies BEG and ACME; returns {code: id}."""
     from sqlalchemy import select
 
@@ -87,6 +86,11 @@ def companies(engine):
     with session_scope(engine) as session:
         seed_demo(session)
         return {c.code: c.id for c in session.scalars(select(Company))}
+
+
+@pytest.fixture
+def companies(engine):
+    return seed_companies(engine)
 
 
 DEMO_LIKE_QUERY = (

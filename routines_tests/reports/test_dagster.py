@@ -2,6 +2,7 @@
 requests (as the daemon launches them), run-now from the business application and from the UI."""
 
 import io
+import sqlite3
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -86,17 +87,18 @@ def test_demo_report_is_emailed_on_schedule_and_on_run_now(
     with dg.instance_for_test() as instance:
         # Thursday 19 Nov 2026, 08:00:30: both demo reports are due
         result = tick(instance, db_url, sp(2026, 11, 19, 8, 0, 30))
-        assert sorted(instance.get_dynamic_partitions(REPORT_PARTITIONS_NAME)) == sorted(
-            str(i) for i in demo.values()
-        )
+        assert sorted(instance.get_dynamic_partitions(REPORT_PARTITIONS_NAME)) == [
+            "ACME-resumo-diario-de-demonstracao", "BEG-resumo-diario-de-demonstracao"
+        ]  # fmt: skip
         assert sorted(r.run_key for r in result.run_requests) == sorted(
             f"report-{i}-20261119T110000Z" for i in demo.values()
         )
         assert result.cursor == sp(2026, 11, 19, 8, 0, 30).isoformat()
         for run_request in result.run_requests:
             assert run_request.partition_key == partition_key(
-                int(run_request.partition_key.split("|")[1]), "2026-11-19"
+                run_request.partition_key.split("|")[1], "2026-11-19"
             )
+            assert run_request.partition_key.split("|")[1].endswith("-resumo-diario-de-demonstracao")
             outcome = launch(instance, db_url, file_store_root, run_request)
             assert outcome.success
 
@@ -150,7 +152,12 @@ def test_demo_report_is_emailed_on_schedule_and_on_run_now(
         assert launch(instance, db_url, file_store_root, run_request).success
 
         # run now from the Dagster UI: materialize a partition
-        ui = launch(instance, db_url, file_store_root, partition=partition_key(demo["ACME"], "2026-11-20"))
+        ui = launch(
+            instance,
+            db_url,
+            file_store_root,
+            partition=partition_key("ACME-resumo-diario-de-demonstracao", "2026-11-20"),
+        )
         assert ui.success
         assert len(smtp_server.messages) == 4
         with session_scope(engine) as session:
@@ -193,6 +200,7 @@ def test_code_location_loads():
 
 
 def test_sensor_skips_with_a_clear_reason_on_an_unmigrated_database(sqlite_url):
+    sqlite3.connect(sqlite_url.removeprefix("sqlite:///")).close()  # an empty database file
     with dg.instance_for_test() as instance:
         result = tick(instance, sqlite_url, sp(2026, 11, 19, 8))
     assert result.run_requests == []

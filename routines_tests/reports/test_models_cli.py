@@ -52,10 +52,11 @@ def test_cli_add_list_enable_disable_run(db_url, companies, capsys, tmp_path, mo
     assert main(["reports", "list"]) == 0
     out = capsys.readouterr().out
     assert "Empresas" in out and "business days only (B3, shift following)" in out and "xlsx,csv" in out
+    assert "partition BEG-empresas" in out
 
     assert main(["reports", "add", "--company", "BEG", "--name", "Ruim", "--query", "delete from companies",
                  "--to", "a@beg.com.br", "--cron", "0 7 * * *"]) == 2  # fmt: skip
-    assert "field query: must start with SELECT or WITH" in capsys.readouterr().err
+    assert "field query: must be a SELECT or WITH query, not DELETE" in capsys.readouterr().err
     assert main(["reports", "add", "--company", "BEG", "--name", "Ruim", "--query", "select 1",
                  "--to", "a@beg", "--cron", "0 7 * * *"]) == 2  # fmt: skip
     assert "field recipients_to: invalid e-mail address 'a@beg'" in capsys.readouterr().err
@@ -87,7 +88,7 @@ def test_cli_smtp_settings_and_in_process_run(
     capsys.readouterr()
     assert main(["reports", "run", "1", "--in-process"]) == 0
     out = capsys.readouterr().out
-    assert "execution 1: 2 rows" in out and "sent to a@beg.com.br" in out
+    assert "execution 1: 1 rows" in out  # the companies view shows only BEG and "sent to a@beg.com.br" in out
     [received] = smtp_server.messages
     [part] = list(received.message.iter_attachments())
     assert part.get_payload(decode=True).decode("utf-8-sig").splitlines()[0] == "Código;Empresa;CNPJ;Ativa"

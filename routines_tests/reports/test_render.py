@@ -161,7 +161,7 @@ def test_csv_is_utf8_with_bom_semicolons_and_ptbr_values():
 
 
 def test_preview_is_a_markdown_table():
-    preview = preview_markdown(table(), max_rows=2)
+    preview = preview_markdown(COLUMNS, ROWS, len(ROWS), max_rows=2)
     lines = preview.splitlines()
     assert lines[0].startswith("| Código | Descrição |")
     assert len([line for line in lines if line.startswith("| ")]) == 3

@@ -12,7 +12,6 @@ from routines.database.engine import session_scope
 from routines.files import FileStore, sha256_of
 from routines.reports.config import ReportsConfig
 from routines.reports.models import ReportDefinition, ReportExecution
-from routines.reports.query import QueryError, run_query
 from routines.reports.service import ReportRunError, run_execution
 from routines_tests.reports.conftest import free_port
 
@@ -71,6 +70,11 @@ def test_manual_run_sends_excel_and_pdf_and_records_the_execution(
         assert session.get(ReportDefinition, report_id).last_run_at == row.started_at
 
 
+def _company(engine, report_id) -> int:
+    with session_scope(engine) as session:
+        return session.get(ReportDefinition, report_id).company_id
+
+
 def _set(engine, report_id, **values):
     with session_scope(engine) as session:
         session.execute(update(ReportDefinition).where(ReportDefinition.id == report_id).values(**values))
@@ -86,14 +90,22 @@ def _set(engine, report_id, **values):
             "field recipients_to: invalid e-mail address 'not-an-address'",
         ),
         ({"query_sql": "select 1; delete from companies"}, "field query: more than one statement"),
-        ({"query_sql": "select * from no_such_table"}, "field query:"),
+        ({"query_sql": "select * from no_such_table"}, "field query: no_such_table is not a reporting view"),
+        (
+            {"recipients_cc": ["someone@gmail.com"]},
+            "field recipients: someone@gmail.com is outside the domains allowed for company BEG (beg.com.br)",
+        ),
     ],
 )
 def test_failures_are_recorded_with_a_clear_error(
     engine, make_report, smtp_for, smtp_server, tmp_path, change, message
 ):
+    from routines.reports.service import set_allowed_domains
+
     report_id = make_report()
     smtp_for("BEG", smtp_server.port)
+    with session_scope(engine) as session:
+        set_allowed_domains(session, report_id and _company(engine, report_id), add=["beg.com.br"])
     _set(engine, report_id, **change)  # as the business application could write it
     with pytest.raises(ReportRunError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
         run_execution(engine, FileStore(tmp_path), report_id=report_id, trigger="manual", config=FAST)
@@ -141,43 +153,30 @@ def test_encrypted_password_is_used_for_login(engine, make_report, smtp_for, smt
     assert "S3nha!" not in str(error.value)
 
 
-def test_row_limit_cuts_and_says_so(engine, make_report, smtp_for, smtp_server, tmp_path):
+@pytest.mark.parametrize(
+    ("limit", "said"),
+    [
+        ({"max_rows": 1}, "o resultado foi limitado a 1 linhas"),
+        # the first row holds 8 + 17 + 8 + 26 = 59 bytes of data: a 100-byte cap keeps one row
+        (
+            {"max_bytes": 100},
+            "o resultado foi cortado em 1 linhas pelo limite de 0,0001 MB de dados por relatório",
+        ),
+    ],
+)
+def test_row_and_byte_limits_cut_and_say_so(
+    engine, make_report, smtp_for, smtp_server, tmp_path, limit, said
+):
     report_id = make_report(format="csv")
     smtp_for("BEG", smtp_server.port)
     result = run_execution(
-        engine, FileStore(tmp_path), report_id=report_id, config=ReportsConfig(max_rows=1, smtp_attempts=1)
+        engine, FileStore(tmp_path), report_id=report_id, config=ReportsConfig(smtp_attempts=1, **limit)
     )
     assert result.row_count == 1 and result.truncated
     body = smtp_server.messages[0].message.get_body(("plain",)).get_content()
-    assert "limitado a 1 linhas" in body
+    assert said in body
     [part] = list(smtp_server.messages[0].message.iter_attachments())
     assert part.get_payload(decode=True).decode("utf-8-sig").splitlines() == [
         "Código;Descrição;Valor total;Empresa",
         "1;Faturas recebidas;15230,45;BEG Telecomunicações Ltda.",
     ]
-
-
-def test_query_runs_read_only(engine, companies):
-    table = run_query(engine, "select code from companies order by code", 10, 5)
-    assert [r[0] for r in table.rows] == ["ACME", "BEG"]
-    if engine.dialect.name == "postgresql":
-        # even a write that slipped past validation fails inside the read-only transaction
-        from routines.reports import query as query_module
-
-        original = query_module.validate_query
-        query_module.validate_query = lambda sql, report=None: sql
-        try:
-            with pytest.raises(QueryError, match="read-only transaction"):
-                run_query(engine, "select nextval('companies_id_seq')", 10, 5)
-        finally:
-            query_module.validate_query = original
-        with pytest.raises(QueryError, match="time limit"):
-            run_query(engine, "select pg_sleep(3)", 10, 0.3)
-    else:
-        heavy = "with recursive n(i) as (select 1 union all select i + 1 from n) select max(i) from n"
-        with pytest.raises(QueryError, match="time limit"):
-            run_query(engine, heavy, 10, 0.3)
-    with session_scope(engine) as session:  # nothing was changed
-        assert session.scalar(select(ReportExecution.id)) is None
-    table = run_query(engine, "select count(*) from companies", 10, 5)
-    assert table.rows == [(2,)]

@@ -10,7 +10,8 @@ config = context.config
 
 def run_migrations() -> None:
     url = config.get_main_option("sqlalchemy.url")
-    engine = get_engine(url)
+    # only `upgrade` may create the embedded SQLite file (routines.database.migrate sets "create")
+    engine = get_engine(url, create=config.attributes.get("create", False))
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -65,7 +65,7 @@ def invoice_processes(context: dg.AssetExecutionContext, database: DatabaseResou
 
     month = service.month_start(context.partition_key)
     with database.session() as session:
-        summary = service.create_month_processes(session, month, service.run_actor(context.run_id))
+        summary = service.create_month_processes(session, month, service.run_actor(context.run.run_id))
         counts = service.status_counts(session, month)
     context.log.info(
         f"{service.month_label(month)}: {summary.created} processo(s) criado(s), {summary.existing} já existiam"
@@ -104,7 +104,7 @@ def downloaded_invoices(
 
     keys = context.partition_key.keys_by_dimension
     month, operator = service.month_start(keys["month"]), keys["operator"]
-    actor = service.run_actor(context.run_id)
+    actor = service.run_actor(context.run.run_id)
     engine = database.get_engine()
     try:
         with http_failures():
@@ -162,7 +162,7 @@ def sat_uploads(
             file_store.get_store(),
             sat.get_client(),
             month,
-            service.run_actor(context.run_id),
+            service.run_actor(context.run.run_id),
             log=context.log.info,
         )
     with database.session() as session:

@@ -61,8 +61,9 @@ def build_b3_cotahist_file(retry_policy: dg.RetryPolicy = EXTERNAL_RETRY_POLICY)
         kinds={"file"},
         description=(
             "Arquivo COTAHIST da B3 (cotações históricas) do pregão: baixado, conferido (ZIP com um TXT, header com "
-            "a data do pregão, registros de 245 caracteres, trailer com o total de registros) e guardado no "
-            "file store. Backfill de meses/anos inteiros baixa o arquivo mensal/anual uma vez."
+            "a data do pregão, registros de 245 caracteres só daquele pregão, dia útil B3, sem chave repetida, "
+            "trailer com o total de registros) e guardado no file store. Backfill de meses/anos inteiros baixa o "
+            "arquivo mensal/anual uma vez."
         ),
     )
     def b3_cotahist_file(
@@ -85,29 +86,25 @@ def build_b3_cotahist_file(retry_policy: dg.RetryPolicy = EXTERNAL_RETRY_POLICY)
                 files.append((planned, stored, summary, url))
         finally:
             client.close()
-        metadata: dict[str, object] = {
-            "files": len(files),
-            "quote_records": sum(summary.quotes for _, _, summary, _ in files),
-        }
-        if len(files) == 1:
-            planned, stored, summary, url = files[0]
-            metadata.update(stored.metadata())
-            metadata.update(
-                {
-                    "key": stored.key,
-                    "source_url": dg.MetadataValue.url(url),
-                    "trailer_count": summary.trailer_count,
-                }
-            )
-        else:
-            metadata["file_list"] = dg.MetadataValue.md(
-                "| file | sessions | size | sha256 | url |\n|---|---|---|---|---|\n"
-                + "\n".join(
-                    f"| {p.name} | {len(p.days)} | {s.size} | {s.sha256[:16]}… | {u} |"
-                    for p, s, _, u in files
+        wanted = {day.isoformat() for day in _days(context)}
+        for planned, stored, summary, url in files:
+            for day in planned.days:
+                if day.isoformat() not in wanted:
+                    continue
+                # Each partition's materialization describes its own session: the file holding it and its count.
+                context.add_asset_metadata(
+                    {
+                        "session": day.isoformat(),
+                        "dagster/row_count": summary.quotes_per_day.get(day, 0),
+                        "file": planned.name,
+                        "key": stored.key,
+                        **stored.metadata(),
+                        "source_url": dg.MetadataValue.url(url),
+                        "trailer_count": summary.trailer_count,
+                    },
+                    partition_key=day.isoformat(),
                 )
-            )
-        return dg.MaterializeResult(metadata=metadata)
+        return dg.MaterializeResult()
 
     return b3_cotahist_file
 
@@ -115,13 +112,18 @@ def build_b3_cotahist_file(retry_policy: dg.RetryPolicy = EXTERNAL_RETRY_POLICY)
 b3_cotahist_file = build_b3_cotahist_file()
 
 
-def _preview_md(rows: list[dict[str, object]]) -> str:
+def _preview_md(day: date, rows: list[dict[str, object]]) -> str:
+    title = f"**Pregão de {day:%d/%m/%Y}** — {len(rows)} maiores volumes\n\n"
     header = "| ticker | mercado | abertura | máxima | mínima | fechamento | negócios | volume |\n"
     header += "|---|---|---|---|---|---|---|---|\n"
-    return header + "\n".join(
-        f"| {r['ticker']} | {r['market_type']} | {r['open']} | {r['high']} | {r['low']} | {r['close']} | "
-        f"{r['trades']} | {r['volume']} |"
-        for r in rows
+    return (
+        title
+        + header
+        + "\n".join(
+            f"| {r['ticker']} | {r['market_type']} | {r['open']} | {r['high']} | {r['low']} | {r['close']} | "
+            f"{r['trades']} | {r['volume']} |"
+            for r in rows
+        )
     )
 
 
@@ -151,7 +153,7 @@ def _preview_md(rows: list[dict[str, object]]) -> str:
     ],
     description=(
         "Cotações do COTAHIST (registros 01) na tabela b3_quotes, uma linha por registro; carregar um pregão "
-        "substitui exatamente as linhas daquele dia numa transação (idempotente)."
+        "substitui exatamente as linhas daquele dia numa transação (idempotente), uma carga por pregão de cada vez."
     ),
 )
 def b3_quotes(
@@ -193,7 +195,6 @@ def b3_quotes(
         results.append(result)
     days = sorted(wanted)
     last = days[-1]
-    rows = sum(r.rows for r in results)
 
     trailer_ok = all(r.summary.trailer_count == r.summary.records for r in results)
     duplicates, groups = duplicate_keys(engine, days)
@@ -238,17 +239,19 @@ def b3_quotes(
             description=None if previous_count else "pregão anterior não carregado: nada a comparar",
         ),
     ]
-    metadata: dict[str, object] = {
-        "dagster/row_count": rows,
-        "sessions": len(days),
-        "rows_per_session": dg.MetadataValue.json(
-            {day.isoformat(): n for r in results for day, n in r.rows_per_day.items()}
-        )
-        if len(days) <= 31
-        else f"{len(days)} sessions",
-        "preview": dg.MetadataValue.md(_preview_md(top_by_volume(engine, last))),
-    }
-    return dg.MaterializeResult(metadata=metadata, check_results=checks)
+    for result in results:
+        for day, count in result.rows_per_day.items():
+            # Each partition's materialization carries its own session's count and preview, labelled with the day.
+            context.add_asset_metadata(
+                {
+                    "session": day.isoformat(),
+                    "dagster/row_count": count,
+                    "file": result.file_name,
+                    "preview": dg.MetadataValue.md(_preview_md(day, top_by_volume(engine, day))),
+                },
+                partition_key=day.isoformat(),
+            )
+    return dg.MaterializeResult(check_results=checks)
 
 
 b3_quotes_job = dg.define_asset_job(

@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from routines.defs.market.resources import CvmFundsSite
-from routines.errors import InputFileError
 from routines.lib.partitions import TIMEZONE
 from routines.lib.resources import (
     EXTERNAL_RETRY_POLICY,
     BusinessCalendarResource,
     DatabaseResource,
     FileStoreResource,
+    bad_input_fails,
     http_failures,
 )
 
@@ -58,10 +58,8 @@ def cvm_fund_quotas(
     finally:
         client.close()
     today = datetime.now(ZoneInfo(TIMEZONE)).date()
-    try:
+    with bad_input_fails():  # names line and field; no retry
         report = parse_report(data, name, month=(month_start.year, month_start.month))
-    except InputFileError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     # Each download is kept under the day it was fetched: the month's file changes every day while open.
     stored = file_store.get_store().write_bytes(dated_key("market/cvm", today, name), data)
     rows = upsert_report(report, database.get_engine(), name)

@@ -1,11 +1,13 @@
 """Consolidated trade prices: the watched-folder sensor and the asset that loads a dropped file (thin glue).
 
 The sensor lists the folder (ROUTINES_TRADE_PRICES_DIR), takes the files whose name matches the pattern
-(ROUTINES_TRADE_PRICES_PATTERN, group `date` = YYYYMMDD) and requests one run of that date's partition per file
-content (run key = name + sha256: the same file is loaded once, a corrected file with the same name again).
-A file dated on a non-business day (ANBIMA) is moved to rejected/ at once with the holiday's name. The asset
-validates the whole file before touching the table, replaces the date's rows in one transaction and moves the
-file to processed/; a bad file loads nothing and goes to rejected/ with `<name>.error.txt` naming line and field.
+(ROUTINES_TRADE_PRICES_PATTERN, group `date` = YYYYMMDD) and requests one run of that date's partition per drop
+(run key = name + sha256 + the drop's change time: a file waiting for its run is requested once; a corrected
+file, or an older content dropped again, is loaded again). A file whose content is already the one loaded for its
+date is moved to duplicates/ with `<name>.note.txt` (never left in the folder). A file dated on a non-business day
+(ANBIMA) is moved to rejected/ at once with the holiday's name. The asset validates the whole file before touching
+the table, replaces the date's rows in one transaction and moves the file to processed/; any failure (bad content
+or a database error) loads nothing and moves the file to rejected/ with `<name>.error.txt` saying why.
 """
 
 import time
@@ -24,6 +26,15 @@ TRADE_PRICES_START = "2023-01-02"
 TRADE_PRICES_PARTITIONS = business_day_partitions("ANBIMA", TRADE_PRICES_START, include_current_day=True)
 TAG_FILE = "routines/trade_prices_file"
 TAG_SHA256 = "routines/trade_prices_sha256"
+
+
+def _database_failure(name: str, exc: Exception) -> str:
+    """One line for `<name>.error.txt`: the error's first line (SQL statements and parameters left out)."""
+    from sqlalchemy.exc import DBAPIError
+
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return f"{name}: the database refused the load ({type(cause).__name__}: {first}); nothing was loaded"
 
 
 def _find_file(folder: Path, day: date) -> Path:
@@ -84,16 +95,21 @@ def consolidated_trade_prices(
         )
     try:
         prices = parse_trade_prices(data, path.name, day)
-    except InputFileError as exc:
-        target = move_rejected(path, str(exc))
-        context.log.error(f"{exc} -> moved to {target}")
+        rows = load_trade_prices(prices, database.get_engine(), day, path.name, sha256)
+    except Exception as exc:  # bad content or a database error: the file never stays in the folder
+        reason = str(exc) if isinstance(exc, InputFileError) else _database_failure(path.name, exc)
+        target = move_rejected(path, reason)
+        context.log.error(f"{reason} -> moved to {target}")
+        line = getattr(exc, "line", None) or ""
         raise dg.Failure(
-            description=str(exc),
-            metadata={"rejected_to": str(target), "line": exc.line or "", "field": exc.field or ""},
+            description=reason,
+            metadata={"rejected_to": str(target), "line": line, "field": getattr(exc, "field", None) or ""},
             allow_retries=False,
         ) from exc
-    rows = load_trade_prices(prices, database.get_engine(), day, path.name, sha256)
-    target = move_processed(path)
+    try:
+        target = move_processed(path)
+    except FileNotFoundError:  # the sensor saw the content loaded and moved the file to duplicates/ meanwhile
+        target = folder / "duplicates" / path.name
     context.log.info(f"{path.name}: {rows} prices loaded for {day.isoformat()} -> {target}")
     return dg.MaterializeResult(
         metadata={
@@ -135,9 +151,19 @@ def build_trade_prices_sensor(
         default_status=dg.DefaultSensorStatus.STOPPED,
         description="Pasta monitorada de preços de trade consolidados: uma carga por arquivo (nome + sha256)",
     )
-    def trade_prices_sensor(context: dg.SensorEvaluationContext, anbima_calendar: BusinessCalendarResource):
+    def trade_prices_sensor(
+        context: dg.SensorEvaluationContext,
+        anbima_calendar: BusinessCalendarResource,
+        database: DatabaseResource,
+    ):
         from routines.market import settings
-        from routines.market.trade_prices import date_from_name, move_rejected, sha256_bytes
+        from routines.market.trade_prices import (
+            date_from_name,
+            loaded_sha256,
+            move_duplicate,
+            move_rejected,
+            sha256_bytes,
+        )
 
         moment = (now() if now else datetime.now(ZoneInfo(TIMEZONE))).astimezone(ZoneInfo(TIMEZONE))
         folder = settings.trade_prices_dir()
@@ -175,9 +201,18 @@ def build_trade_prices_sensor(
                 notes.append(f"{path.name}: rejeitado ({reason})")
                 continue
             sha256 = sha256_bytes(path.read_bytes())
+            if sha256 in loaded_sha256(database.get_engine(), day):
+                note = (
+                    f"{path.name}: conteúdo idêntico ao já carregado para {day:%d/%m/%Y} (sha256 {sha256}); "
+                    "nada a carregar"
+                )
+                target = move_duplicate(path, note)
+                context.log.info(f"{note} -> {target}")
+                notes.append(f"{path.name}: já carregado, movido para duplicates/")
+                continue
             requests.append(
                 dg.RunRequest(
-                    run_key=f"{path.name}:{sha256}",
+                    run_key=f"{path.name}:{sha256}:{path.stat().st_ctime_ns}",
                     partition_key=day.isoformat(),
                     tags={TAG_FILE: path.name, TAG_SHA256: sha256},
                 )

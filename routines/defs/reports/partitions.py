@@ -1,4 +1,5 @@
-"""Partitions of the `reports` asset: report (dynamic, one key per definition id) x day (America/Sao_Paulo)."""
+"""Partitions of the `reports` asset: report (dynamic, one readable key per active definition, e.g.
+`BEG-resumo-diario`, kept in sync by the schedule sensor) x day (America/Sao_Paulo)."""
 
 from __future__ import annotations
 
@@ -16,5 +17,5 @@ RUN_KEY_TAG = "routines/report_run_key"
 TRIGGER_TAG = "routines/report_trigger"
 
 
-def partition_key(report_id: int, day: str) -> dg.MultiPartitionKey:
-    return dg.MultiPartitionKey({"report": str(report_id), "day": day})
+def partition_key(report_key: str, day: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({"report": report_key, "day": day})

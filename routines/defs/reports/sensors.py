@@ -1,4 +1,5 @@
-"""The report schedule sensor: thin glue over `routines.reports.ticks.plan_tick`."""
+"""The report sensors: thin glue over `routines.reports.ticks.plan_tick` (schedule and run-now) and
+`routines.reports.service.fail_stale_executions` (executions left `running` by a dead worker)."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -31,49 +32,90 @@ def build_report_schedule_sensor(
         minimum_interval_seconds=30,
         default_status=default_status,
         description=(
-            "Each tick: due report definitions (active, next_run_at <= now) and run-now requests become "
-            "execution rows and one run per (report, scheduled time), run key report-<id>-<UTC time>."
+            "Cada tick: definições de relatório devidas (ativas, next_run_at <= agora) e pedidos de 'executar "
+            "agora' viram execuções e uma run por (relatório, horário), run key report-<id>-<hora UTC>; as "
+            "partições 'report' (BEG-resumo-diario) acompanham as definições ativas."
         ),
     )
     def _sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
-        from sqlalchemy import select
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
+        from routines.database.engine import session_scope
         from routines.reports.config import ReportsConfig
-        from routines.reports.models import ReportDefinition
+        from routines.reports.service import active_partition_keys, assign_missing_slugs
         from routines.reports.ticks import plan_tick
 
         now = clock()
         engine = database.get_engine()
         try:
+            with session_scope(engine) as session:
+                assign_missing_slugs(session)
             plan = plan_tick(engine, now, ReportsConfig.from_env(), calendar_lookup)
         except (OperationalError, ProgrammingError) as exc:
-            if "report_definitions" not in str(exc):
+            if "report_definitions" not in str(exc) and "slug" not in str(exc):
                 raise
             return dg.SkipReason("report tables missing in the business database: run `routines db upgrade`")
 
-        with engine.connect() as connection:
-            defined = {str(i) for i in connection.scalars(select(ReportDefinition.id))}
+        with session_scope(engine) as session:
+            wanted = active_partition_keys(session)
         known = set(context.instance.get_dynamic_partitions(REPORT_PARTITIONS_NAME))
-        missing = sorted(defined - known, key=int)
-        partition_requests = [report_partitions.build_add_request(missing)] if missing else []
+        partition_requests = []
+        if missing := sorted(set(wanted) - known):
+            partition_requests.append(report_partitions.build_add_request(missing))
+        if gone := sorted(known - set(wanted)):  # disabled or deleted definitions
+            partition_requests.append(report_partitions.build_delete_request(gone))
+        key_of = {report_id: key for key, report_id in wanted.items()}
 
         run_requests = [
             dg.RunRequest(
                 run_key=run.run_key,
-                partition_key=partition_key(run.report_id, run.partition_day),
+                partition_key=partition_key(key_of[run.report_id], run.partition_day),
                 tags={RUN_KEY_TAG: run.run_key, TRIGGER_TAG: run.trigger},
             )
             for run in plan.runs
+            if run.report_id in key_of
         ]
         context.log.info(plan.summary())
         return dg.SensorResult(
-            run_requests=run_requests,
-            dynamic_partitions_requests=partition_requests,
-            cursor=now.isoformat(),
+            run_requests=run_requests, dynamic_partitions_requests=partition_requests, cursor=now.isoformat()
         )
 
     return _sensor
 
 
 report_schedule_sensor = build_report_schedule_sensor(reports_job)
+
+
+def build_report_watchdog_sensor(
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC), name: str = "report_execution_watchdog"
+) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=name,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Execuções de relatório presas em 'running' cuja run Dagster já terminou (ou sumiu): marca como "
+            "falha com o motivo e registra uma notificação. O e-mail nunca é reenviado automaticamente."
+        ),
+    )
+    def _watchdog(context: dg.SensorEvaluationContext, database: DatabaseResource):
+        from routines.reports.service import fail_stale_executions, running_executions
+
+        engine = database.get_engine()
+        running = running_executions(engine)
+        run_ids = sorted({r.dagster_run_id for r in running if r.dagster_run_id})
+        statuses: dict[str, str | None] = dict.fromkeys(run_ids)
+        if run_ids:
+            for run in context.instance.get_runs(dg.RunsFilter(run_ids=run_ids)):
+                statuses[run.run_id] = run.status.value
+        failed = fail_stale_executions(engine, statuses, clock(), running=running)
+        if not failed:
+            return dg.SkipReason(f"{len(running)} execuções em andamento, nenhuma abandonada")
+        message = f"execuções abandonadas marcadas como falha e notificadas: {', '.join(map(str, failed))}"
+        context.log.warning(message)
+        return dg.SkipReason(message)
+
+    return _watchdog
+
+
+report_execution_watchdog = build_report_watchdog_sensor()

@@ -3,7 +3,7 @@
 The lease table holds only jobs in flight, so it is recreated empty: upgrade while no download runs.
 
 Revision ID: 0009_invoices
-Revises: 0007_users
+Revises: 0008_reports_sandbox
 """
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 from routines.database.base import UtcDateTime
 
 revision = "0009_invoices"
-down_revision = "0007_users"
+down_revision = "0008_reports_sandbox"
 branch_labels = None
 depends_on = None
 
