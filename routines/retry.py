@@ -25,7 +25,9 @@ def retry_call(
     on_retry: Callable[[Exception, int, float], None] | None = None,
 ) -> T:
     """Call `call` up to `attempts` times; between tries wait base_delay * 2^(n-1) (capped, +-20% with
-    `jitter`). An error that is not retryable, or the last one, is raised as it is. `on_retry(error, attempt,
+    `jitter`), or longer when the error says how long to wait (a `retry_after` attribute in seconds, e.g. an HTTP
+    `Retry-After`); an error asking for more than `max_delay` is raised at once, for the caller's own retry
+    policy. An error that is not retryable, or the last one, is raised as it is. `on_retry(error, attempt,
     delay)` is told before each wait."""
     if attempts < 1:
         raise ValueError("attempts must be >= 1")
@@ -38,6 +40,11 @@ def retry_call(
             delay = min(max_delay, base_delay * 2 ** (attempt - 1))
             if jitter:
                 delay *= random.uniform(0.8, 1.2)
+            asked = getattr(exc, "retry_after", None)
+            if asked is not None:
+                if asked > max_delay:
+                    raise
+                delay = max(delay, asked)
             if on_retry is not None:
                 on_retry(exc, attempt, delay)
             sleep(delay)

@@ -111,13 +111,20 @@ class ProcessTransition(Base):
 
 
 class RpaLease(Base):
-    """One RPA job in flight: at most one row per slot number 0..N-1 (the primary key makes the limit atomic on
-    every database). Released when the job ends; a killed run's lease expires (`expires_at`, renewed while the
-    job is followed)."""
+    """One RPA job in flight (or about to start): at most one row per slot number 0..N-1 (the primary key makes
+    the limit atomic on every database) and one per process (the unique `process_id` is the claim that keeps two
+    runs from starting two jobs for one process). `expires_at` is the holder's heartbeat; `job_deadline` (job
+    start + job timeout + grace) how long the job may run on the RPA whatever its holder does. See
+    `routines.invoices.leases`."""
 
     __tablename__ = "invoice_rpa_leases"
 
     slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    holder: Mapped[str] = mapped_column(String(200))
-    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    token: Mapped[str] = mapped_column(String(32), unique=True)  # this holding of the slot (compare-and-set)
+    holder: Mapped[str] = mapped_column(String(200))  # run:<dagster run id>
+    process_id: Mapped[int | None] = mapped_column(ForeignKey("invoice_processes.id"), unique=True)
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    job_id: Mapped[str | None] = mapped_column(String(100))
+    job_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    job_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -4,27 +4,40 @@ No Dagster here: the assets, sensors and the CLI call these functions. Every sta
 `transition()` (checked by the state machine, guarded against concurrent changes, recorded with time, actor and
 reason in the same transaction). Downloads and uploads commit each process on its own, after the external call
 succeeded: a run killed midway leaves every process either untouched or completely moved, and re-running resumes.
+RPA downloads run up to the job limit at once, each job under a lease of `routines.invoices.leases`.
 """
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from routines.database.base import utcnow
 from routines.database.engine import session_scope
 from routines.errors import ConflictError, UserError
 from routines.files import FileStore, dated_key
-from routines.http import HttpError, RetryableHttpError
+from routines.http import HttpError, OutcomeUnknown, RetryableHttpError
 from routines.invoices import status as sm
-from routines.invoices.leases import RpaLeases
-from routines.invoices.models import Client, ClientOperator, InvoiceProcess, Operator, ProcessTransition
-from routines.invoices.rpa import RpaClient
+from routines.invoices.leases import Busy, Lease, LeaseLost, RpaLeases
+from routines.invoices.models import (
+    Client,
+    ClientOperator,
+    InvoiceProcess,
+    Operator,
+    ProcessTransition,
+    RpaLease,
+)
+from routines.invoices.rpa import JobResult, RpaClient
 from routines.invoices.sat import SatClient, idempotency_key
 from routines.invoices.status import Status
 
@@ -182,7 +195,8 @@ class DownloadSummary:
     operator: str
     downloaded: list[dict] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
-    skipped: int = 0
+    skipped: int = 0  # moved by someone else meanwhile
+    busy: list[dict] = field(default_factory=list)  # claimed by another run, or its last job may still run
 
 
 def _invoice_filename(process: InvoiceProcess, original: str) -> str:
@@ -294,14 +308,20 @@ def download_partition(
     actor: str,
     log: Log = lambda message: None,
     retry_failed: bool = True,
-    leases: RpaLeases | None = None,
+    *,
+    leases: RpaLeases,
     max_attempts: int | None = None,
 ) -> DownloadSummary:
-    """Download, one RPA job at a time, the invoices of `operator_code` for `month` that wait for download.
+    """Download the invoices of `operator_code` for `month` that wait for download, up to `leases.limit` RPA jobs
+    at once (each job in its own thread, under its own lease; every run shares the same limit).
 
-    Each process is committed on its own once its job ended: AGUARDANDO_APROVACAO with the stored file, or
-    FALHA_DOWNLOAD with the error and the job's last log lines. HTTP errors that survive the in-process retries
-    (token rejected, 5xx...) propagate and leave the current process in AGUARDANDO_DOWNLOAD. A FALHA_DOWNLOAD
+    Each job is started only once its process is claimed (its lease names it), and each process is committed on
+    its own once its job ended: AGUARDANDO_APROVACAO with the stored file, or FALHA_DOWNLOAD with the error and
+    the job's last log lines. A job the client stops following (timeout, run interrupted, errors) keeps its slot
+    until the RPA says it ended. A start the RPA may have received without answering is not repeated: the
+    process goes to FALHA_DOWNLOAD and nothing more is started by this run. Fatal errors (token rejected, ...)
+    stop new starts, let the jobs in flight end, then propagate; so does a lost slot (`LeaseLost`). `log` is
+    called on the calling thread only. A FALHA_DOWNLOAD
     process is retried only below `max_attempts` attempts (ROUTINES_INVOICES_MAX_ATTEMPTS).
     """
     month = month_start(month)
@@ -329,121 +349,398 @@ def download_partition(
                 .order_by(InvoiceProcess.id)
             )
         )
-    log(f"{operator_code} {month_label(month)}: {len(ids)} fatura(s) a baixar")
-    for process_id in ids:
-        with session_scope(engine) as session:
-            process = session.get(InvoiceProcess, process_id)
-            exhausted = process.status == Status.FALHA_DOWNLOAD and process.download_attempts >= max_attempts
-            if process.status not in wanted or exhausted:  # moved by someone else meanwhile
-                summary.skipped += 1
-                continue
-            # a job noted on a waiting process belongs to a run that was killed while following it: resume it
-            resume_job_id = process.job_id if process.status == Status.AGUARDANDO_DOWNLOAD else None
-            if process.status == Status.FALHA_DOWNLOAD:
-                transition(session, process, Status.AGUARDANDO_DOWNLOAD, actor, "nova tentativa de download")
-            process.download_attempts += 1
-            payload = rpa_payload(process)
-            client_name = process.client.name
+    log(
+        f"{operator_code} {month_label(month)}: {len(ids)} fatura(s) a baixar, até {leases.limit} job(s) RPA ao "
+        "mesmo tempo (limite compartilhado por todas as execuções)"
+    )
+    _PartitionDownload(engine, store, rpa, endpoint, actor, wanted, leases, summary, log, max_attempts).run(
+        ids
+    )
+    return summary
 
-        def started(job_id: str, process_id: int = process_id, client_name: str = client_name) -> None:
-            with session_scope(engine) as session:
+
+class _Stop(Exception):
+    """Nothing more may be started (or followed, when the run is interrupted)."""
+
+
+_CLAIMED_ELSEWHERE = object()  # the process was claimed by another lease
+
+
+class _PartitionDownload:
+    """The jobs of one partition: the calling thread takes slots (leases) and logs; one thread per slot follows
+    its job, then keeps the slot for the next waiting process while its job ended (one compare-and-set instead
+    of giving the slot back and taking it again)."""
+
+    def __init__(self, engine, store, rpa, endpoint, actor, wanted, leases, summary, log, max_attempts):
+        self.engine: Engine = engine
+        self.store: FileStore = store
+        self.rpa: RpaClient = rpa
+        self.endpoint: str = endpoint
+        self.actor: str = actor
+        self.wanted: list[str] = wanted
+        self.leases: RpaLeases = leases
+        self.summary: DownloadSummary = summary
+        self.log = log
+        self.max_attempts: int = max_attempts
+        self.messages: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # None only wakes the dispatcher
+        self.lock = threading.Lock()
+        self.pending: deque[int] = deque()  # processes no slot has taken yet
+        self.no_more_starts: str | None = None  # why nothing more is started
+        self.interrupted = threading.Event()  # stop following too: the run is being stopped
+        # the first job goes alone until the RPA accepted it: a refused token or an RPA that is down costs one
+        # request, not one per slot
+        self.answered = threading.Event()
+        self.lost: LeaseLost | None = None
+        self.reported: set[int] = set()
+
+    # -- the calling thread -------------------------------------------------------------------------------------
+    def run(self, ids: list[int]) -> None:
+        self.pending.extend(ids)
+        slots = max(1, min(self.leases.limit, len(ids)))
+        running: set[Future] = set()
+        errors: list[BaseException] = []
+        waiting = False
+        with self.leases.heartbeat(on_lost=self.slot_lost, on_error=self.heartbeat_failed):
+            pool = ThreadPoolExecutor(slots, thread_name_prefix="rpa-job")
+            try:
+                while True:
+                    for future in [future for future in running if future.done()]:
+                        running.discard(future)
+                        if future.exception() is not None:
+                            errors.append(future.exception())
+                            self.stop_starting(f"erro: {future.exception()}")
+                    with self.lock:
+                        left = len(self.pending)
+                    if not left and not running:
+                        break
+                    if left and self.no_more_starts:
+                        with self.lock:
+                            self.pending.clear()
+                        self.say(f"{left} processo(s) não iniciado(s) nesta execução: {self.no_more_starts}")
+                        continue
+                    # one more slot while some process waits; the first job goes alone until the RPA answered
+                    if left and len(running) < slots and (not running or self.answered.is_set()):
+                        process_id = self.next_pending()
+                        if process_id is None:  # taken by a slot of this run meanwhile, or stopping
+                            continue
+                        taken = self.leases.take(process_id)
+                        if isinstance(taken, Lease):
+                            running.add(pool.submit(self.follow, taken))
+                            waiting = False
+                            continue
+                        if isinstance(taken, Busy):
+                            self.summary.busy.append({"process_id": process_id, "reason": taken.describe()})
+                            self.say(f"processo {process_id}: {taken.describe()}")
+                            continue
+                        self.give_back(process_id)
+                        freed = self.leases.free_ended_jobs(
+                            self.rpa.job_has_ended, every=self.rpa.max_poll_interval
+                        )
+                        if freed:
+                            self.say(
+                                f"vaga(s) liberada(s): o RPA informou o fim do(s) job(s) {', '.join(freed)}"
+                            )
+                            continue
+                        if not waiting:
+                            self.say(
+                                f"processo {process_id}: aguardando vaga no RPA (limite {self.leases.limit} jobs "
+                                "em andamento)"
+                            )
+                            waiting = True
+                    self.pump(self.leases.poll_interval)
+            except BaseException:
+                self.interrupted.set()  # e.g. the run is terminated: the threads stop following, leases stay
+                raise
+            finally:
+                pool.shutdown(wait=True)
+                self.pump(0)
+        if self.lost is not None:
+            raise self.lost
+        if errors:
+            raise errors[0]
+
+    def next_pending(self) -> int | None:
+        with self.lock:
+            if self.no_more_starts or self.interrupted.is_set() or not self.pending:
+                return None
+            return self.pending.popleft()
+
+    def give_back(self, process_id: int) -> None:
+        with self.lock:
+            self.pending.appendleft(process_id)
+
+    def pump(self, timeout: float) -> None:
+        """Log what the job threads said, waiting up to `timeout` seconds for something to happen. Messages that
+        queued up meanwhile go out as one multi-line entry: a run log write can be slower than the jobs talk, and
+        slots must be handed out again without waiting for a backlog of log lines."""
+        batch: list[str] = []
+        try:
+            message = self.messages.get(timeout=timeout) if timeout > 0 else self.messages.get_nowait()
+            while True:
+                if message is not None:
+                    batch.append(message)
+                message = self.messages.get_nowait()
+        except queue.Empty:
+            pass
+        if batch:
+            self.log("\n".join(batch))
+
+    # -- any thread ---------------------------------------------------------------------------------------------
+    def say(self, message: str) -> None:
+        self.messages.put(message)
+
+    def stop_starting(self, reason: str) -> None:
+        with self.lock:
+            self.no_more_starts = self.no_more_starts or reason
+
+    def slot_lost(self, exc: LeaseLost) -> None:
+        with self.lock:
+            if id(exc) in self.reported:
+                return
+            self.reported.add(id(exc))
+            self.lost = self.lost or exc
+        self.stop_starting(str(exc))
+        self.say(str(exc))
+
+    def heartbeat_failed(self, exc: Exception) -> None:
+        self.say(f"renovação das vagas do RPA falhou (nova tentativa em seguida): {exc}")
+
+    # -- one job thread per lease -------------------------------------------------------------------------------
+    def follow(self, lease: Lease) -> None:
+        """One slot: its process's job, then, while the slot is free again and processes wait, theirs."""
+        try:
+            process_id, claim = lease.process_id, False
+            while self.download(process_id, lease, claim):
+                process_id, claim = self.next_pending(), True
+                if process_id is None:
+                    self.let_go(lease)
+                    return
+        finally:
+            self.answered.set()
+            self.messages.put(None)
+
+    def let_go(self, lease: Lease, job_may_still_run: bool = False) -> None:
+        try:
+            if job_may_still_run:
+                lease.abandon()
+            else:
+                lease.release()
+        except LeaseLost as exc:
+            self.slot_lost(exc)
+
+    def download(self, process_id: int, lease: Lease, claim: bool) -> bool:
+        """Download one process under `lease` (claiming it first when `claim`). True when the slot may take
+        another job (the job ended, or none was started); otherwise the slot is given back (released, or left to
+        a job that may still run: abandoned) and False."""
+        job = {
+            "running": lease.adopted,
+            "ended": False,
+        }  # a job (maybe) runs under the slot / the RPA says it ended
+        done = {"keep": False}
+        try:
+            self.download_one(process_id, lease, claim, job, done)
+        except _Stop as exc:
+            self.say(f"processo {process_id}: {exc}")
+        except LeaseLost as exc:
+            self.slot_lost(exc)
+        finally:
+            may_run = job["running"] and not job["ended"]
+            keep = done["keep"] and not may_run and lease.lost is None
+            if not keep:
+                self.let_go(lease, job_may_still_run=may_run)
+        return keep
+
+    def download_one(self, process_id: int, lease: Lease, claim: bool, job: dict, done: dict) -> None:
+        prepared = self.prepare(process_id, lease, claim)
+        if prepared is _CLAIMED_ELSEWHERE:  # the dispatcher sees to it
+            self.give_back(process_id)
+            return
+        if prepared is None:
+            done["keep"] = True
+            return
+        payload, client_name, resume_job_id = prepared
+
+        def before_start() -> None:  # only when a job to follow again turned out to be over
+            job["running"] = False
+            if self.interrupted.is_set() or self.no_more_starts:
+                raise _Stop(self.no_more_starts or "execução interrompida")
+            lease.starting()
+
+        def started(job_id: str) -> None:
+            job["running"] = True
+            with session_scope(self.engine) as session:
                 session.execute(
                     update(InvoiceProcess).where(InvoiceProcess.id == process_id).values(job_id=job_id)
                 )
-            log(f"processo {process_id} ({client_name}): job RPA {job_id} iniciado")
+                lease.started(session, job_id)
+            self.say(f"processo {process_id} ({client_name}): job RPA {job_id} iniciado")
+            if lease.lost is not None:  # nothing more starts; this job runs anyway, so it is still followed
+                self.slot_lost(lease.lost)
 
-        def on_log(line: str, process_id: int = process_id) -> None:
-            log(f"[RPA processo {process_id}] {line}")
+        def resumed(job_id: str) -> None:
+            job["running"] = True
+            lease.following(job_id)
+            self.say(f"processo {process_id} ({client_name}): acompanhando o job RPA {job_id}")
 
-        if leases is None:
-            result = rpa.run_job(
-                endpoint, payload, on_log=on_log, on_started=started, resume_job_id=resume_job_id
+        def on_poll() -> None:
+            self.answered.set()
+            if self.interrupted.is_set():
+                raise _Stop("execução interrompida; o job segue no RPA e será retomado pela próxima execução")
+
+        def on_ended(status: str) -> None:
+            job["ended"] = True
+
+        try:
+            result = self.rpa.run_job(
+                self.endpoint,
+                payload,
+                on_log=lambda line: self.say(f"[RPA processo {process_id}] {line}"),
+                on_started=started,
+                on_poll=on_poll,
+                resume_job_id=resume_job_id,
+                before_start=before_start,
+                on_resumed=resumed,
+                on_ended=on_ended,
+                job_timeout=lease.seconds_left(self.rpa.job_timeout) if lease.adopted else None,
+                pause=self.interrupted.wait,
             )
-        else:
-            waiting = (
-                f"processo {process_id}: aguardando vaga no RPA (limite {leases.limit} jobs em andamento)"
-            )
-            with leases.slot(on_wait=lambda message=waiting: log(message)) as lease:
-                result = rpa.run_job(
-                    endpoint,
-                    payload,
-                    on_log=on_log,
-                    on_started=started,
-                    on_poll=lease.renew,
-                    resume_job_id=resume_job_id,
+        except OutcomeUnknown as exc:
+            job["running"] = True  # maybe: its slot stays taken until such a job would have ended
+            self.record_unknown_start(process_id, client_name, lease, exc)
+            return
+        self.record(process_id, client_name, result, lease)
+        done["keep"] = True
+
+    def prepare(
+        self, process_id: int, lease: Lease, claim: bool
+    ) -> tuple[dict, str, str | None] | object | None:
+        """In one transaction: claim the process for `lease` (when `claim`), check that it still waits, and,
+        unless a job of it is to be followed again, mark the slot as counting the job about to start. Returns the
+        payload, client name and job to follow; None when the process is not to be downloaded any more; or
+        _CLAIMED_ELSEWHERE."""
+        try:
+            with session_scope(self.engine) as session:
+                if claim:
+                    lease.claim(process_id, session)
+                process = session.get(InvoiceProcess, process_id)
+                exhausted = (
+                    process.status == Status.FALHA_DOWNLOAD and process.download_attempts >= self.max_attempts
                 )
+                if process.status not in self.wanted or exhausted:  # moved by someone else meanwhile
+                    with self.lock:
+                        self.summary.skipped += 1
+                    return None
+                if lease.adopted and lease.job_id != process.job_id:
+                    # sent back for a new download while its last job may still run: that one must end first
+                    reason = f"o job anterior {lease.job_id} pode estar em andamento no RPA; nenhum job novo é iniciado"
+                    self.summary.busy.append({"process_id": process_id, "reason": reason})
+                    self.say(f"processo {process_id}: {reason}")
+                    return None
+                # a job taken over from a holder that stopped following it, or noted on a waiting process by a run
+                # that was killed while following it: follow it (or fetch its file) instead of starting another
+                if lease.adopted:
+                    resume_job_id = lease.job_id
+                else:
+                    resume_job_id = process.job_id if process.status == Status.AGUARDANDO_DOWNLOAD else None
+                if resume_job_id is None and (self.interrupted.is_set() or self.no_more_starts):
+                    raise _Stop(self.no_more_starts or "execução interrompida")
+                if process.status == Status.FALHA_DOWNLOAD:
+                    transition(
+                        session, process, Status.AGUARDANDO_DOWNLOAD, self.actor, "nova tentativa de download"
+                    )
+                process.download_attempts += 1
+                if resume_job_id is None:
+                    lease.starting(session)
+                return rpa_payload(process), process.client.name, resume_job_id
+        except IntegrityError:
+            return _CLAIMED_ELSEWHERE
+
+    def fail(
+        self, session: Session, process: InvoiceProcess, client_name: str, error: str, **changes
+    ) -> None:
+        transition(session, process, Status.FALHA_DOWNLOAD, self.actor, error, error=error, **changes)
+        self.summary.failed.append({"process_id": process.id, "client": client_name, "error": error})
+
+    def record(self, process_id: int, client_name: str, result: JobResult, lease: Lease) -> None:
         last_lines = "\n".join(result.last_lines) or None
-        with session_scope(engine) as session:
+        with session_scope(self.engine) as session:
             process = session.get(InvoiceProcess, process_id)
             if process.status != Status.AGUARDANDO_DOWNLOAD:  # e.g. a file attached by hand meanwhile
-                summary.skipped += 1
-                log(
+                with self.lock:
+                    self.summary.skipped += 1
+                self.say(
                     f"processo {process_id}: já está em {process.status}; resultado do job {result.job_id} ignorado"
                 )
-                continue
-            if result.ok:
-                key = dated_key("invoices", month, _invoice_filename(process, result.filename or ""))
-                stored = store.write_bytes(key, result.content or b"")
-                if result.declared_sha256 and result.declared_sha256.lower() != stored.sha256:
-                    error = f"sha256 do arquivo ({stored.sha256}) difere do informado pelo RPA ({result.declared_sha256})"
-                    transition(
-                        session,
-                        process,
-                        Status.FALHA_DOWNLOAD,
-                        actor,
-                        error,
-                        job_id=result.job_id,
-                        error=error,
-                        last_log_lines=last_lines,
+                return
+            if not result.ok:
+                error = result.error or f"job {result.job_id} falhou"
+                if result.status == "TIMEOUT" and lease.job_deadline is not None:
+                    error += (
+                        "; a vaga no RPA segue reservada até o job terminar (no máximo até "
+                        f"{lease.job_deadline:%d/%m/%Y %H:%M} UTC)"
                     )
-                    summary.failed.append({"process_id": process_id, "client": client_name, "error": error})
-                    log(f"processo {process_id}: {error}")
-                    continue
-                transition(
-                    session,
-                    process,
-                    Status.AGUARDANDO_APROVACAO,
-                    actor,
-                    f"fatura baixada pelo job {result.job_id}",
-                    job_id=result.job_id,
-                    file_key=stored.key,
-                    file_sha256=stored.sha256,
-                    file_size=stored.size,
-                    error=None,
-                    last_log_lines=last_lines,
-                    # a new file needs a new decision: no approval or rejection of an earlier file carries over
-                    approved_by=None,
-                    approved_at=None,
-                    rejected_by=None,
-                    rejected_at=None,
-                    rejection_reason=None,
+                self.fail(
+                    session, process, client_name, error, job_id=result.job_id, last_log_lines=last_lines
                 )
-                summary.downloaded.append(
-                    {
-                        "process_id": process_id,
-                        "client": client_name,
-                        "key": stored.key,
-                        "sha256": stored.sha256,
-                        "size": stored.size,
-                    }
+                self.say(f"processo {process_id}: falha no download: {error}")
+                return
+            key = dated_key(
+                "invoices", process.billing_month, _invoice_filename(process, result.filename or "")
+            )
+            stored = self.store.write_bytes(key, result.content or b"")
+            if result.declared_sha256 and result.declared_sha256.lower() != stored.sha256:
+                error = f"sha256 do arquivo ({stored.sha256}) difere do informado pelo RPA ({result.declared_sha256})"
+                self.fail(
+                    session, process, client_name, error, job_id=result.job_id, last_log_lines=last_lines
                 )
-                log(f"processo {process_id}: fatura armazenada em {stored.key} ({stored.size} bytes)")
-            else:
-                transition(
-                    session,
-                    process,
-                    Status.FALHA_DOWNLOAD,
-                    actor,
-                    result.error,
-                    job_id=result.job_id,
-                    error=result.error,
-                    last_log_lines=last_lines,
-                )
-                summary.failed.append(
-                    {"process_id": process_id, "client": client_name, "error": result.error}
-                )
-                log(f"processo {process_id}: falha no download: {result.error}")
-    return summary
+                self.say(f"processo {process_id}: {error}")
+                return
+            transition(
+                session,
+                process,
+                Status.AGUARDANDO_APROVACAO,
+                self.actor,
+                f"fatura baixada pelo job {result.job_id}",
+                job_id=result.job_id,
+                file_key=stored.key,
+                file_sha256=stored.sha256,
+                file_size=stored.size,
+                error=None,
+                last_log_lines=last_lines,
+                # a new file needs a new decision: no approval or rejection of an earlier file carries over
+                approved_by=None,
+                approved_at=None,
+                rejected_by=None,
+                rejected_at=None,
+                rejection_reason=None,
+            )
+        self.summary.downloaded.append(
+            {
+                "process_id": process_id,
+                "client": client_name,
+                "key": stored.key,
+                "sha256": stored.sha256,
+                "size": stored.size,
+            }
+        )
+        self.say(f"processo {process_id}: fatura armazenada em {stored.key} ({stored.size} bytes)")
+
+    def record_unknown_start(
+        self, process_id: int, client_name: str, lease: Lease, exc: OutcomeUnknown
+    ) -> None:
+        """The RPA may have started a job it did not tell us about: the contract has no way to find it, so the
+        process fails clearly, its slot stays taken until such a job would have ended, and nothing more starts."""
+        until = f"{lease.job_deadline:%d/%m/%Y %H:%M} UTC" if lease.job_deadline else "o fim do prazo do job"
+        error = (
+            f"o pedido de início ao RPA pode ter iniciado um job ({exc}); não foi repetido para não duplicar; "
+            f"a vaga no RPA fica reservada até {until}"
+        )
+        with session_scope(self.engine) as session:
+            process = session.get(InvoiceProcess, process_id)
+            if process.status == Status.AGUARDANDO_DOWNLOAD:
+                self.fail(session, process, client_name, error, job_id=None, last_log_lines=None)
+        self.say(f"processo {process_id}: {error}")
+        self.stop_starting(f"o RPA não confirmou o início de um job ({exc})")
 
 
 # -- approval ---------------------------------------------------------------------------------------------------------
@@ -502,6 +799,17 @@ def retry(session: Session, process_id: int, by: str) -> InvoiceProcess:
     FALHA_ENVIO_SAT -> AGUARDANDO_ENVIO_SAT."""
     process = _get_process(session, process_id)
     if process.status in (Status.FALHA_DOWNLOAD, Status.REJEITADO):
+        lease = session.scalar(select(RpaLease).where(RpaLease.process_id == process_id))
+        if lease is not None:
+            until = (
+                f" (its RPA slot is held until {lease.job_deadline:%Y-%m-%d %H:%M} UTC)"
+                if lease.job_deadline
+                else ""
+            )
+            raise UserError(
+                f"invoice process {process_id}: its last RPA job {lease.job_id or '(id unknown)'} may still be "
+                f"running{until}; retry once it ended, or attach the file by hand"
+            )
         transition(
             session,
             process,

@@ -21,6 +21,7 @@ from routines.invoices.models import Client, ClientOperator, Operator
 class BackfillResult:
     outcomes: dict[str, bool]  # partition key -> run success
     seconds: float  # from the start signal to the last run's end
+    began: float = 0.0  # time.monotonic() of the start signal
 
 
 def seed_operators(url: str, operators: int, clients: int, month: str) -> list[str]:
@@ -89,6 +90,9 @@ def run_backfill(
     dequeues a backfill (with `op_granularity_run_buffer`, it launches up to limit + buffer runs of a full pool).
     """
     context = multiprocessing.get_context(start_method)
+    # no SQLite connection of this process may be used by the forked workers ("do not carry an open SQLite
+    # connection across fork()"): they open their own
+    get_engine(db_url).dispose()
     ready, results = context.Queue(), context.Queue()
     starts = [context.Event() for _ in operators]
     workers = [
@@ -135,4 +139,4 @@ def run_backfill(
             worker.join(30)
             if worker.is_alive():
                 worker.kill()
-    return BackfillResult(outcomes=outcomes, seconds=ended - began)
+    return BackfillResult(outcomes=outcomes, seconds=ended - began, began=began)

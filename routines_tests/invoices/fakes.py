@@ -1,8 +1,10 @@
 """Fake RPA and SAT servers on loopback (real HTTP, the contracts of docs/rpa-api.md and docs/sat-api.md).
 
 Both are configured through attributes of the server object (`serve(FakeRpaHandler, **fake_rpa_state(...))`):
-latency, queued failures (5xx), 401s, job failures, jobs that never finish, log output. The RPA fake records the
-maximum number of jobs in flight it saw; the SAT fake honours idempotency keys and records every stored upload.
+latency (per job if wanted), queued failures (5xx, with `Retry-After`), failures chosen per request, 401s, job
+failures, jobs that never finish, answers lost after a job was started, log output. The RPA fake records the
+maximum number of jobs in flight it saw and the jobs started per process; the SAT fake honours idempotency keys
+and records every stored upload.
 """
 
 from __future__ import annotations
@@ -56,8 +58,17 @@ class RpaState:
     token: str = TOKEN
     latency: float = 0.3
     log_lines: int = 5
-    # statuses returned (and consumed) before any request is handled, e.g. [503, 502]
-    failures: list[int] = field(default_factory=list)
+    # statuses returned (and consumed) before any request is handled, e.g. [503, 502] or [(429, "1")] with a
+    # Retry-After value
+    failures: list[int | tuple[int, str]] = field(default_factory=list)
+    # (method, path) -> a status to answer instead of handling the request (e.g. 503s while polling one job)
+    fail_request: Callable[[str, str], int | None] = lambda method, path: None
+    # for the next POSTs: start the job, then lose the answer: a status (e.g. 502) or "timeout" (answer only
+    # after `lost_answer_delay` seconds, later than the client waits)
+    lost_answers: list[int | str] = field(default_factory=list)
+    lost_answer_delay: float = 2.0
+    # (endpoint, payload) -> seconds this job runs (default: `latency`)
+    latency_for: Callable[[str, dict], float | None] = lambda endpoint, payload: None
     unauthorized: bool = False
     # (endpoint, payload) -> "ok" | "fail" | "hang"
     behaviour: Callable[[str, dict], str] = lambda endpoint, payload: "ok"
@@ -70,6 +81,14 @@ class RpaState:
 
     def in_flight(self, now: float) -> int:
         return sum(1 for job in self.jobs.values() if job.state(now) in ("PENDENTE", "EXECUTANDO"))
+
+    def jobs_per_process(self) -> dict[int, int]:
+        """processo_id -> how many jobs were started for it."""
+        counts: dict[int, int] = {}
+        for job in list(self.jobs.values()):
+            process_id = job.payload.get("processo_id")
+            counts[process_id] = counts.get(process_id, 0) + 1
+        return counts
 
 
 def invoice_pdf(endpoint: str, payload: dict) -> bytes:
@@ -90,20 +109,30 @@ class FakeRpaHandler(QuietHandler):
     def state(self) -> RpaState:
         return self.server.state
 
-    def _json(self, status: int, body: dict) -> None:
-        self.send_body(
-            status, json.dumps(body, ensure_ascii=False).encode(), "application/json; charset=utf-8"
-        )
+    def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+        raw = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(raw)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(raw)
 
     def _guard(self) -> bool:
         state = self.state
         with state.lock:
             state.requests.append((self.command, self.path, self.headers.get("Authorization", "")))
             failure = state.failures.pop(0) if state.failures else None
+        if failure is None:
+            failure = state.fail_request(self.command, urlparse(self.path).path)
         length = int(self.headers.get("Content-Length") or 0)
         self._body = self.rfile.read(length) if length else b""
         if failure:
-            self._json(failure, {"erro": "falha simulada"})
+            status, retry_after = failure if isinstance(failure, tuple) else (failure, None)
+            self._json(
+                status, {"erro": "falha simulada"}, {"Retry-After": retry_after} if retry_after else {}
+            )
             return False
         if state.unauthorized or self.headers.get("Authorization") != f"Bearer {state.token}":
             self._json(401, {"erro": "token inválido"})
@@ -125,6 +154,7 @@ class FakeRpaHandler(QuietHandler):
         except ValueError:
             return self._json(400, {"erro": "JSON inválido"})
         outcome = state.behaviour(endpoint, payload)
+        latency = state.latency_for(endpoint, payload)
         with state.lock:
             now = time.monotonic()
             job_id = f"job-{next(state.counter):05d}"
@@ -135,9 +165,23 @@ class FakeRpaHandler(QuietHandler):
                 f"{job_id}: " + ("download concluído" if outcome == "ok" else "erro: portal indisponível")
             )
             state.jobs[job_id] = FakeJob(
-                job_id, endpoint, payload, now, state.latency, outcome, lines, invoice_pdf(endpoint, payload)
+                job_id,
+                endpoint,
+                payload,
+                now,
+                state.latency if latency is None else latency,
+                outcome,
+                lines,
+                invoice_pdf(endpoint, payload),
             )
             state.max_in_flight = max(state.max_in_flight, state.in_flight(now))
+            lost = state.lost_answers.pop(0) if state.lost_answers else None
+        if lost == "timeout":  # the client stops waiting first; the job runs on
+            time.sleep(state.lost_answer_delay)
+            self.close_connection = True
+            return None
+        if lost:
+            return self._json(int(lost), {"erro": "falha após iniciar o job"})
         self._json(202, {"job_id": job_id, "status": "PENDENTE"})
 
     def do_GET(self) -> None:  # noqa: N802

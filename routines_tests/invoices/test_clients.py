@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from routines.http import HttpClient, RetryableHttpError, TokenRejected
+from routines.http import HttpClient, OutcomeUnknown, TokenRejected
 from routines.invoices.rpa import RpaClient
 from routines.invoices.sat import SatClient, idempotency_key
 from routines_tests.invoices.fakes import SAT_TOKEN, TOKEN, fake_rpa, fake_sat, invoice_pdf
@@ -58,21 +58,57 @@ def test_job_that_never_finishes_times_out_with_its_logs():
     assert 0.5 <= result.elapsed < 2
 
 
-def test_server_errors_are_retried_with_backoff():
+def test_server_errors_while_following_are_retried_with_backoff():
     delays: list[float] = []
-    with fake_rpa(latency=0.05, failures=[503, 502, 500]) as (url, state):
+    failures = {"left": 3}
+
+    def fail_request(method, path):
+        if method == "GET" and failures["left"]:
+            failures["left"] -= 1
+            return [500, 502, 503][failures["left"]]
+        return None
+
+    with fake_rpa(latency=0.05, fail_request=fail_request) as (url, state):
         result = rpa_client(url, sleep=lambda s: delays.append(s)).run_job("vivo", PAYLOAD)
-    assert result.ok
-    assert [method for method, *_ in state.requests[:4]] == ["POST"] * 4  # 3 failed attempts, then started
+    assert result.ok and len(state.jobs) == 1
+    assert [method for method, *_ in state.requests[:5]] == ["POST"] + ["GET"] * 4  # 3 failed polls, then ok
     retry_delays = delays[:3]
     assert retry_delays[0] < retry_delays[1] < retry_delays[2]  # exponential backoff
 
 
-def test_server_errors_beyond_the_attempts_propagate_as_retryable():
+def test_a_throttled_start_is_retried_after_the_time_the_rpa_asks():
+    delays: list[float] = []
+    polls = {"failed": 0}
+
+    def fail_first_poll(method, path):
+        if method == "GET" and not polls["failed"]:
+            polls["failed"] += 1
+            return (503, "1")
+        return None
+
+    with fake_rpa(latency=0.05, failures=[(429, "3")], fail_request=fail_first_poll) as (url, state):
+        client = rpa_client(url, sleep=lambda s: delays.append(s), retry_base_delay=0.01, request_attempts=4)
+        assert client.run_job("vivo", PAYLOAD).ok  # 429: the RPA did not act on it, so the POST is repeated
+    assert [method for method, *_ in state.requests[:3]] == ["POST", "POST", "GET"]
+    assert delays[0] >= 3 and delays[1] >= 1  # each Retry-After honoured, not the 10 ms backoff
+    assert len(state.jobs) == 1
+
+
+def test_a_start_answered_with_a_server_error_is_not_repeated():
     with fake_rpa(failures=[503] * 10) as (url, state):
-        with pytest.raises(RetryableHttpError, match="HTTP 503"):
+        with pytest.raises(OutcomeUnknown, match="HTTP 503 .* not repeated"):
             rpa_client(url, request_attempts=3).run_job("vivo", PAYLOAD)
-    assert len(state.requests) == 3
+    assert len(state.requests) == 1
+
+
+def test_polls_that_keep_failing_do_not_end_the_following_before_the_job_timeout():
+    with fake_rpa(latency=0.05, fail_request=lambda method, path: 503 if method == "GET" else None) as (
+        url,
+        state,
+    ):
+        result = rpa_client(url, request_attempts=2, job_timeout=0.5).run_job("vivo", PAYLOAD)
+    assert result.status == "TIMEOUT" and "HTTP 503" in result.error
+    assert len(state.jobs) == 1 and sum(method == "GET" for method, *_ in state.requests) > 2
 
 
 def test_token_rejected_fails_at_once_without_showing_the_token():

@@ -94,12 +94,21 @@ def test_failed_and_never_finishing_jobs_are_recorded_then_retried(month_created
             assert process.job_id in rpa.jobs and process.last_log_lines  # logs kept with the failure
             assert process.last_log_lines.splitlines()[0].endswith("acessando portal vivo")
 
+        # the job that did not finish still runs on the RPA: its slot stays taken, and a retry follows it
+        # instead of starting a second job for the same process; here the RPA finishes it late
+        hung = next(p for p in rows.values() if p.error and "terminou" in p.error)
+        assert "a vaga no RPA segue reservada até o job terminar" in hung.error
+        rpa.jobs[hung.job_id].outcome = "ok"
+
         # the downloads sensor does not loop on failures; re-materializing the partition retries them
         rpa.behaviour = lambda endpoint, payload: "ok"
         result = download(instance, resources)
         assert result.success
         rows = statuses(month_created, "VIVO")
         assert {p.status for p in rows.values()} == {"AGUARDANDO_APROVACAO"}
+        assert (
+            rows[hung.id].job_id == hung.job_id and len(rpa.jobs) == 4
+        )  # 3 first jobs + 1 for the failed one
         assert all(p.error is None for p in rows.values())
         assert sorted(p.download_attempts for p in rows.values()) == [1, 2, 2]
         with session_scope(get_engine(month_created)) as session:
@@ -129,12 +138,22 @@ def test_failed_and_never_finishing_jobs_are_recorded_then_retried(month_created
 
 
 def test_transient_server_errors_are_retried(month_created, tmp_path):
-    with fake_rpa(latency=0.05, failures=[503, 500, 502]) as (url, rpa), dg.instance_for_test() as instance:
+    """A throttled start (429: the RPA did not act on it) and 5xx while following are retried in-process."""
+    polls = iter([503, 500, 502])
+
+    def fail_polls(method, path):
+        return next(polls, None) if method == "GET" else None
+
+    with (
+        fake_rpa(latency=0.05, failures=[(429, "0")], fail_request=fail_polls) as (url, rpa),
+        dg.instance_for_test() as instance,
+    ):
         instance.add_dynamic_partitions("invoice_operators", ["CLARO"])
         result = download(instance, make_resources(month_created, tmp_path / "files", url), "CLARO")
     assert result.success
     assert {p.status for p in statuses(month_created, "CLARO").values()} == {"AGUARDANDO_APROVACAO"}
     assert len(rpa.jobs) == 2
+    assert [method for method, *_ in rpa.requests[:2]] == ["POST", "POST"]
 
 
 def test_retry_cli_sends_a_failed_download_back_and_the_sensor_picks_it_up(month_created, tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""A download run killed midway (SIGKILL) leaves no process half-moved; re-running resumes."""
+"""A download run killed midway (SIGKILL) leaves no process half-moved and its job's slot taken; re-running takes
+the job over instead of starting a second one."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from sqlalchemy import func, select
 from routines.database.engine import get_engine, session_scope
 from routines.defs.invoices.assets import downloaded_invoices, month_operator_key
 from routines.invoices import service
-from routines.invoices.models import InvoiceProcess, ProcessTransition
+from routines.invoices.leases import database_now
+from routines.invoices.models import InvoiceProcess, ProcessTransition, RpaLease
 from routines_tests.helpers import REPO_ROOT
 from routines_tests.invoices.conftest import make_resources
 from routines_tests.invoices.fakes import TOKEN, fake_rpa
@@ -26,10 +28,14 @@ from routines.database.engine import get_engine
 from routines.files import FileStore
 from routines.http import HttpClient
 from routines.invoices import service
+from routines.invoices.leases import RpaLeases
 from routines.invoices.rpa import RpaClient
 url, root, rpa_url, token = sys.argv[1:5]
 client = RpaClient(HttpClient("RPA", rpa_url, token), poll_interval=0.02, max_poll_interval=0.05)
-service.download_partition(get_engine(url), FileStore(root), client, "2025-06-01", "VIVO", "run:killed")
+leases = RpaLeases(get_engine(url), 1, "run:killed", ttl=1.0)  # one job at a time; heartbeat every 1/3 s
+service.download_partition(
+    get_engine(url), FileStore(root), client, "2025-06-01", "VIVO", "run:killed", leases=leases
+)
 """
 
 
@@ -51,6 +57,7 @@ def test_killed_download_leaves_no_half_moved_process_and_rerun_resumes(seeded_s
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
         assert len(rpa.jobs) == 2
+        assert rpa.max_in_flight == 1
 
         with session_scope(get_engine(url)) as session:
             rows = session.scalars(
@@ -79,6 +86,22 @@ def test_killed_download_leaves_no_half_moved_process_and_rerun_resumes(seeded_s
             )
             assert moves == {done.id: 1}
 
+            # the killed run's job still runs on the RPA: its slot stays taken, naming the process and the job
+            lease = session.scalar(select(RpaLease))
+            assert (lease.process_id, lease.job_id, lease.holder) == (
+                interrupted.id,
+                interrupted.job_id,
+                "run:killed",
+            )
+
+        # once its heartbeat has passed (1 s, on the database's clock), the job may be taken over
+        deadline = time.monotonic() + 30
+        while True:
+            with session_scope(get_engine(url)) as session:
+                if session.scalar(select(RpaLease.expires_at)) < database_now(session):
+                    break
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
         with dg.instance_for_test() as instance:
             instance.add_dynamic_partitions("invoice_operators", ["VIVO"])
             result = dg.materialize(
@@ -93,6 +116,7 @@ def test_killed_download_leaves_no_half_moved_process_and_rerun_resumes(seeded_s
         )
         # the job the killed run was following is resumed, not started again: 3 jobs for 3 invoices
         assert len(rpa.jobs) == 3
+        assert sorted(rpa.jobs_per_process().values()) == [1, 1, 1]
     with session_scope(get_engine(url)) as session:
         rows = session.scalars(select(InvoiceProcess).where(InvoiceProcess.operator.has(code="VIVO"))).all()
         assert {p.status for p in rows} == {"AGUARDANDO_APROVACAO"}

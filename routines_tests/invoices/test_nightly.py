@@ -17,6 +17,7 @@ from routines.defs.invoices.assets import downloaded_invoices, invoice_downloads
 from routines.errors import UserError
 from routines.files import FileStore
 from routines.invoices import service
+from routines.invoices.leases import RpaLeases
 from routines.invoices.models import Client, InvoiceProcess, Operator
 from routines.invoices.rpa import RpaClient
 from routines.lib.resources import DatabaseResource
@@ -146,8 +147,16 @@ def test_a_download_run_stops_retrying_at_the_maximum(processes, tmp_path):
         from routines.http import HttpClient
 
         client = RpaClient(HttpClient("RPA", rpa_url, TOKEN), poll_interval=0.01, max_poll_interval=0.02)
+        leases = RpaLeases(engine, 5, "run:test", job_hold=client.job_timeout + 60)
         summary = service.download_partition(
-            engine, FileStore(tmp_path), client, date(2025, 6, 1), "VIVO", "run:test", max_attempts=3
+            engine,
+            FileStore(tmp_path),
+            client,
+            date(2025, 6, 1),
+            "VIVO",
+            "run:test",
+            leases=leases,
+            max_attempts=3,
         )
         # the waiting process is tried; the one already at 3 failed attempts is not
         assert [item["process_id"] for item in summary.failed] == [made["waiting"]]

@@ -1,9 +1,9 @@
 """Assets of the invoices flow (thin glue over `routines.invoices.service`).
 
 - `invoice_processes` (monthly, the billing month): one AGUARDANDO_DOWNLOAD process per active client x operator.
-- `downloaded_invoices` (month x operator; operators are dynamic partitions synced from the database): one RPA
-  job at a time per op execution, in the `rpa` concurrency pool, so the pool limit bounds the RPA jobs in flight
-  across all runs and backfills.
+- `downloaded_invoices` (month x operator; operators are dynamic partitions synced from the database): up to N
+  RPA jobs at once per op execution, each under a lease of the business database that bounds the jobs in flight
+  across all runs and backfills to N; the op is in the `rpa` concurrency pool, whose limit is N.
 - `sat_uploads` (monthly): uploads the approved invoices to the SAT with idempotency keys (pool `sat`).
 """
 
@@ -90,9 +90,9 @@ def invoice_processes(context: dg.AssetExecutionContext, database: DatabaseResou
     group_name="invoices",
     kinds={"api", "pdf"},
     description=(
-        "Faturas baixadas pelo RPA (uma execução por vez por partição mês x operadora; pool `rpa` limita os jobs "
-        "em andamento): arquivo no file store (sha256) e processo em AGUARDANDO_APROVACAO, ou FALHA_DOWNLOAD com "
-        "o erro e as últimas linhas de log."
+        "Faturas baixadas pelo RPA (até N jobs ao mesmo tempo, somando todas as execuções; N = limite do pool "
+        "`rpa`): arquivo no file store (sha256) e processo em AGUARDANDO_APROVACAO, ou FALHA_DOWNLOAD com o erro "
+        "e as últimas linhas de log."
     ),
 )
 def downloaded_invoices(
@@ -102,25 +102,22 @@ def downloaded_invoices(
     rpa: RpaResource,
 ) -> dg.MaterializeResult:
     from routines.invoices import service
-    from routines.invoices.leases import RpaLeases
 
     keys = context.partition_key.keys_by_dimension
     month, operator = service.month_start(keys["month"]), keys["operator"]
+    actor = service.run_actor(context.run.run_id)
+    engine = database.get_engine()
     try:
         with http_failures():
             summary = service.download_partition(
-                database.get_engine(),
+                engine,
                 file_store.get_store(),
                 rpa.get_client(),
                 month,
                 operator,
-                service.run_actor(context.run.run_id),
+                actor,
                 log=context.log.info,
-                leases=RpaLeases(
-                    database.get_engine(),
-                    rpa_job_limit(context.instance, rpa),
-                    service.run_actor(context.run.run_id),
-                ),
+                leases=rpa.get_leases(engine, rpa_job_limit(context.instance, rpa), actor),
             )
     except UserError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
@@ -132,6 +129,7 @@ def downloaded_invoices(
         "downloaded": len(summary.downloaded),
         "failed": len(summary.failed),
         "files": dg.MetadataValue.json(summary.downloaded),
+        "busy": dg.MetadataValue.json(summary.busy),
         "status_counts": dg.MetadataValue.json(counts),
         "rpa_base_url": rpa.base_url,
     }

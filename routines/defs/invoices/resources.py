@@ -8,6 +8,9 @@ import dagster as dg
 from pydantic import Field
 
 if TYPE_CHECKING:  # the clients (and requests) load when a run uses them, not with the code location
+    from sqlalchemy import Engine
+
+    from routines.invoices.leases import RpaLeases
     from routines.invoices.rpa import RpaClient
     from routines.invoices.sat import SatClient
 
@@ -26,6 +29,15 @@ class RpaResource(dg.ConfigurableResource):
     max_jobs_in_flight: int = Field(
         default=0, description="hard bound on RPA jobs in flight; 0 = the limit of the Dagster pool `rpa`"
     )
+    job_grace_seconds: float = Field(
+        default=900.0,
+        description="a job nobody follows any more keeps its slot until the RPA says it ended, at most "
+        "job_timeout_seconds + this after its start",
+    )
+    lease_ttl_seconds: float = Field(
+        default=60.0,
+        description="a run's leases are renewed every ttl/3; a killed run's jobs are taken over after",
+    )
 
     def get_client(self) -> RpaClient:
         from routines.http import HttpClient
@@ -39,6 +51,17 @@ class RpaResource(dg.ConfigurableResource):
             job_timeout=self.job_timeout_seconds,
             request_attempts=self.request_attempts,
             retry_base_delay=self.retry_base_delay_seconds,
+        )
+
+    def get_leases(self, engine: Engine, limit: int, holder: str) -> RpaLeases:
+        from routines.invoices.leases import RpaLeases
+
+        return RpaLeases(
+            engine,
+            limit,
+            holder,
+            ttl=self.lease_ttl_seconds,
+            job_hold=self.job_timeout_seconds + self.job_grace_seconds,
         )
 
 
