@@ -49,3 +49,15 @@ def asset_owners(context: dg.RunFailureSensorContext, keys: list[dg.AssetKey]) -
         if graph.has(key):
             owners.extend(owner for owner in graph.get(key).owners if owner not in owners)
     return tuple(owners)
+
+
+def dagster_will_retry(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether the instance's run retries will re-execute this failed run. A run failed from outside (run
+    monitoring's start timeout) gets its `dagster/will_retry` tag only when the retry daemon looks at it, maybe
+    after this sensor: then decide as that daemon does (and record it, as it does)."""
+    tag = run.tags.get("dagster/will_retry")
+    if tag is not None:
+        return tag == "true"
+    from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_retry
+
+    return should_retry(run, instance)

@@ -14,7 +14,7 @@ import dagster as dg
 
 from routines.defs.exports.jobs import PRIORITY_TAG, RUN_KEY_TAG, TASK_TAG, export_task_job
 from routines.lib.resources import DatabaseResource
-from routines.lib.runs import run_failure_message
+from routines.lib.runs import dagster_will_retry, run_failure_message
 
 SENSOR_INTERVAL = int(os.environ.get("ROUTINES_EXPORTS_SENSOR_INTERVAL", "").strip() or 10)
 CANCEL_GRACE = timedelta(minutes=2)  # a cancelled task's run may not exist yet right after it was requested
@@ -102,18 +102,6 @@ def build_export_tasks_sensor(
 
 
 export_tasks_sensor = build_export_tasks_sensor(export_task_job)
-
-
-def dagster_will_retry(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
-    """Whether the instance's run retries will re-execute this failed run. A run failed from outside (run
-    monitoring's start timeout) gets its `dagster/will_retry` tag only when the retry daemon looks at it, maybe
-    after this sensor: then decide as that daemon does (and record it, as it does)."""
-    tag = run.tags.get("dagster/will_retry")
-    if tag is not None:
-        return tag == "true"
-    from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_retry
-
-    return should_retry(run, instance)
 
 
 @dg.run_failure_sensor(

@@ -7,6 +7,8 @@
 - `sat_uploads` (monthly): uploads the approved invoices to the SAT with idempotency keys (pool `sat`).
 """
 
+import os
+
 import dagster as dg
 
 from routines.defs.invoices.resources import RpaResource, SatResource
@@ -55,10 +57,35 @@ def month_operator_key(month_key: str, operator_code: str) -> dg.MultiPartitionK
     return dg.MultiPartitionKey({"month": month_key, "operator": operator_code})
 
 
+BUSINESS_DAY_ENV = "ROUTINES_INVOICES_BUSINESS_DAY"
+
+
+def business_day_setting() -> int:
+    raw = os.environ.get(BUSINESS_DAY_ENV, "").strip() or "1"
+    try:
+        nth = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"{BUSINESS_DAY_ENV}={raw!r}: expected a business day number such as 1, 3 or -1"
+        ) from None
+    if nth == 0 or not -23 <= nth <= 23:
+        raise ValueError(
+            f"{BUSINESS_DAY_ENV}={raw!r}: expected 1..23 (from the start) or -1..-23 (from the end)"
+        )
+    return nth
+
+
+def deadline_of_processes() -> dict:
+    """Business deadline (routines/deadline): the processes of month M exist by 12:00 of the configured business
+    day of M (the schedule creates them at 06:00 that day)."""
+    return {"kind": "monthly", "calendar": "ANBIMA", "time": "12:00", "business_day": business_day_setting()}
+
+
 @dg.asset(
     partitions_def=month_partitions,
     group_name="invoices",
     kinds={"sql"},
+    metadata={"routines/deadline": deadline_of_processes()},
     description="Processos mensais de fatura: um por cliente ativo x operadora, em AGUARDANDO_DOWNLOAD.",
 )
 def invoice_processes(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
@@ -146,6 +173,10 @@ def downloaded_invoices(
     retry_policy=EXTERNAL_RETRY_POLICY,
     group_name="invoices",
     kinds={"api"},
+    # every approved invoice of month M uploaded to SAT by 18:00 of the 5th ANBIMA business day of M
+    metadata={
+        "routines/deadline": {"kind": "monthly", "calendar": "ANBIMA", "time": "18:00", "business_day": 5}
+    },
     description="Faturas aprovadas enviadas ao SAT com chave de idempotência; sucesso -> UPLOAD_REALIZADO.",
 )
 def sat_uploads(

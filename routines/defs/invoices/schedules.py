@@ -4,32 +4,15 @@ N comes from ROUTINES_INVOICES_BUSINESS_DAY (default 1; negative counts from the
 The run's partition is the month of the tick (the billing month whose processes are created).
 """
 
-import os
 from datetime import date
 
 import dagster as dg
 
-from routines.defs.invoices.assets import invoice_processes_job
+from routines.defs.invoices.assets import business_day_setting, invoice_processes_job
 from routines.lib.schedules import monthly_business_day_schedule
 
-BUSINESS_DAY_ENV = "ROUTINES_INVOICES_BUSINESS_DAY"
 CALENDAR = "ANBIMA"
 HOUR = 6
-
-
-def business_day_setting() -> int:
-    raw = os.environ.get(BUSINESS_DAY_ENV, "").strip() or "1"
-    try:
-        nth = int(raw)
-    except ValueError:
-        raise ValueError(
-            f"{BUSINESS_DAY_ENV}={raw!r}: expected a business day number such as 1, 3 or -1"
-        ) from None
-    if nth == 0 or not -23 <= nth <= 23:
-        raise ValueError(
-            f"{BUSINESS_DAY_ENV}={raw!r}: expected 1..23 (from the start) or -1..-23 (from the end)"
-        )
-    return nth
 
 
 def billing_month_key(day: date) -> str:

@@ -133,6 +133,10 @@ def _preview_md(day: date, rows: list[dict[str, object]]) -> str:
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[b3_cotahist_file],
     kinds={"sql"},
+    # business deadline: the session D loaded by 20:00 of D (B3 calendar); missed sessions of the last 5 B3
+    # business days are requested again by the catch-up sensor (routines/defs/alerts)
+    metadata={"routines/deadline": {"calendar": "B3", "time": "20:00", "business_days_after": 0}},
+    tags={"routines/catch_up_lookback": "5"},
     check_specs=[
         dg.AssetCheckSpec(
             CHECK_TRAILER, asset="b3_quotes", description="TOTREG do trailer = registros lidos"

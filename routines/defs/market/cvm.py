@@ -32,6 +32,10 @@ CVM_PARTITIONS = dg.MonthlyPartitionsDefinition(start_date="2023-01-01", timezon
     retry_policy=EXTERNAL_RETRY_POLICY,
     pool="cvm",
     kinds={"sql"},
+    # business deadline: both open months refreshed by 10:00 of each ANBIMA business day (schedule at 09:30);
+    # the catch-up sensor refreshes them when that deadline passed unmet
+    metadata={"routines/deadline": {"kind": "refresh", "calendar": "ANBIMA", "time": "10:00"}},
+    tags={"routines/catch_up_lookback": "1"},
     description=(
         "Informe Diário dos fundos (CVM) do mês: baixa inf_diario_fi_AAAAMM.zip, guarda no file store e faz "
         "upsert em cvm_fund_quotas por (CNPJ do fundo/classe, subclasse, data). Aceita os layouts antes e "

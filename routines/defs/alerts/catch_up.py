@@ -1,0 +1,211 @@
+"""Self-healing catch-up: a sensor requesting the missing days of the assets tagged `routines/catch_up_lookback`.
+
+Why a sensor and not declarative automation: the rule is business-day aware (the calendar and the deadline say
+when a day's data can exist; Carnival is never "missing"), must leave alone a day whose latest attempt failed
+(a bad input waits for someone, and is alerted by the run-failure alert), and must be bounded per tick and per
+pool; a sensor states exactly that in a few lines, its ticks show in the UI why each day was or was not requested,
+and its runs go through the run queue like any other (the ops' pools still bound what executes at once).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+
+import dagster as dg
+
+from routines.alerts.deadlines import CATCH_UP_TAG, METADATA_KEY, Deadline
+from routines.defs.alerts.common import catch_up_lookback, first_partition, utc_now
+from routines.lib.resources import DEFAULT_POOL_LIMIT, pool_limit
+
+CATCH_UP_RUN_TAG = "routines/catch_up"
+MAX_PER_TICK_ENV = "ROUTINES_CATCH_UP_MAX_PER_TICK"
+INTERVAL = int(os.environ.get("ROUTINES_CATCH_UP_SENSOR_INTERVAL", "").strip() or 300)
+
+
+def max_per_tick() -> int:
+    return int(os.environ.get(MAX_PER_TICK_ENV, "").strip() or 5)
+
+
+def _statuses(instance, key, partitions_def, keys: list[str]) -> dict[str, str]:
+    if not keys:
+        return {}
+    statuses = instance.get_status_by_partition(key, keys, partitions_def) or {}
+    return {k: (v.value if v is not None else "MISSING") for k, v in statuses.items()}
+
+
+def _refresh(context, key, node, deadline, calendar, now, requests, notes, budget, job_name) -> int:
+    """A `refresh` deadline (open months re-loaded every business day) that passed unmet today: request the
+    open partitions not refreshed today, unless running or failed."""
+    from routines.alerts.deadlines import FAILED, evaluate
+    from routines.defs.alerts.deadlines import materialized_times
+
+    today = [e for e in evaluate(deadline, calendar, now, {}, 1).outcomes]
+    if (
+        not today
+        or today[-1].expectation.due.date() != now.astimezone(today[-1].expectation.due.tzinfo).date()
+    ):
+        return budget
+    expectation = today[-1].expectation
+    times = materialized_times(context.instance, key, list(expectation.partitions))
+    outcome = evaluate(deadline, calendar, now, times, 1).outcomes[-1]
+    if outcome.status != FAILED:
+        return budget
+    stale = [p for p in expectation.partitions if p not in times or times[p] < expectation.since]
+    statuses = _statuses(context.instance, key, node.partitions_def, stale)
+    for partition in stale:
+        if statuses.get(partition) in ("IN_PROGRESS", "FAILED"):
+            notes.append(f"{key.to_user_string()} {partition}: {statuses[partition].lower()}")
+        elif budget > 0:
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"catch_up:{key.to_user_string()}:{partition}:{expectation.label}",
+                    job_name=job_name,
+                    partition_key=partition,
+                    asset_selection=[key],
+                    tags={CATCH_UP_RUN_TAG: "true"},
+                )
+            )
+            budget -= 1
+    return budget
+
+
+def catch_up_jobs(definitions: dg.Definitions) -> dict[dg.AssetKey, dg.UnresolvedAssetJobDefinition]:
+    """One job per asset tagged `routines/catch_up_lookback`: the asset and its parents of the same partitions
+    (the B3 file before the B3 quotes), so a missed day is requested whole."""
+    partitions: dict[dg.AssetKey, object] = {}
+    specs = []
+    for assets_def in definitions.assets or []:
+        if not isinstance(assets_def, dg.AssetsDefinition):
+            continue
+        for spec in assets_def.specs:
+            partitions[spec.key] = assets_def.partitions_def
+            specs.append(spec)
+    jobs = {}
+    for spec in specs:
+        if CATCH_UP_TAG not in (spec.tags or {}) or partitions.get(spec.key) is None:
+            continue
+        parents = [d.asset_key for d in spec.deps if partitions.get(d.asset_key) == partitions[spec.key]]
+        name = "catch_up_" + "_".join(spec.key.path)
+        jobs[spec.key] = dg.define_asset_job(
+            name,
+            selection=[*parents, spec.key],
+            description=f"Recuperação automática de dias faltantes de {spec.key.to_user_string()}",
+            tags={CATCH_UP_RUN_TAG: "true"},
+        )
+    return jobs
+
+
+def build_catch_up_sensor(
+    jobs: dict[dg.AssetKey, object],
+    clock: Callable[[], datetime] = utc_now,
+    name: str = "catch_up_sensor",
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+) -> dg.SensorDefinition:
+    """The catch-up sensor over `jobs` (`catch_up_jobs`); `clock` gives the tick's "now" (tests)."""
+    job_names = {key: job.name for key, job in jobs.items()}
+
+    @dg.sensor(
+        name=name,
+        jobs=list(jobs.values()),
+        minimum_interval_seconds=INTERVAL,
+        default_status=default_status,
+        description=(
+            "Recupera sozinho os dias faltantes (dias úteis dos últimos N, tag routines/catch_up_lookback) dos "
+            "assets que optaram: nunca um dia cujo dado ainda não existe, em execução ou que falhou (esse é "
+            "alertado); limitado por tick e pelos pools."
+        ),
+    )
+    def _sensor(context: dg.SensorEvaluationContext):
+        from routines.alerts.catchup import decide, lookback_days
+        from routines.calendar.registry import get_calendar
+
+        now = clock()
+        graph = context.repository_def.asset_graph
+        per_pool: dict[str, int] = {}
+        requests, notes = [], []
+        budget = max_per_tick()
+        for key in sorted(job_names, key=lambda k: k.to_user_string()):
+            node = graph.get(key)
+            window = catch_up_lookback(node)
+            if window is None:
+                continue
+            raw = (node.metadata or {}).get(METADATA_KEY)
+            deadline = Deadline.parse(raw, key.to_user_string()) if raw is not None else None
+            calendar = get_calendar(deadline.calendar if deadline else "ANBIMA")
+            if deadline is not None and deadline.kind == "refresh":
+                budget = _refresh(context, key, node, deadline, calendar, now, requests, notes, budget,
+                                  job_names[key])  # fmt: skip
+                continue
+            keys = lookback_days(calendar, now, window)
+            statuses = _statuses(context.instance, key, node.partitions_def, keys)
+            decision = decide(
+                calendar,
+                now,
+                window,
+                materialized=[k for k, s in statuses.items() if s == "MATERIALIZED"],
+                running=[k for k, s in statuses.items() if s == "IN_PROGRESS"],
+                failed=[k for k, s in statuses.items() if s == "FAILED"],
+                deadline=deadline,
+                first_partition=first_partition(node),
+            )
+            parents = [
+                parent
+                for parent in sorted(node.parent_keys, key=lambda k: k.to_user_string())
+                if graph.has(parent)
+                and graph.get(parent).is_materializable
+                and graph.get(parent).partitions_def == node.partitions_def
+            ]
+            pools = sorted({pool for k in [key, *parents] for pool in (graph.get(k).pools or ())})
+            for partition in decision.request:
+                if budget <= 0:
+                    notes.append(f"{key.to_user_string()} {partition}: limite por tick atingido")
+                    continue
+                full = [
+                    p
+                    for p in pools
+                    if per_pool.get(p, 0) >= pool_limit(context.instance, p, DEFAULT_POOL_LIMIT)
+                ]
+                if full:
+                    notes.append(
+                        f"{key.to_user_string()} {partition}: pool {', '.join(full)} cheio neste tick"
+                    )
+                    continue
+                selection = [
+                    parent
+                    for parent in parents
+                    if _statuses(context.instance, parent, node.partitions_def, [partition]).get(partition)
+                    != "MATERIALIZED"
+                ] + [key]
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"catch_up:{key.to_user_string()}:{partition}",
+                        job_name=job_names[key],
+                        partition_key=partition,
+                        asset_selection=selection,
+                        tags={CATCH_UP_RUN_TAG: "true"},
+                    )
+                )
+                budget -= 1
+                for pool in pools:
+                    per_pool[pool] = per_pool.get(pool, 0) + 1
+            for partition in decision.failed:
+                notes.append(f"{key.to_user_string()} {partition}: falhou, aguardando ação")
+            for partition in decision.running:
+                notes.append(f"{key.to_user_string()} {partition}: em execução")
+        if not requests:
+            return dg.SkipReason("nada a recuperar" + (f" ({'; '.join(notes[:20])})" if notes else ""))
+        for note in notes:
+            context.log.info(note)
+        return requests
+
+    return _sensor
+
+
+def catch_up_definitions(definitions: dg.Definitions) -> dg.Definitions:
+    """The catch-up jobs and sensor for the assets of `definitions` that opt in (none: nothing)."""
+    jobs = catch_up_jobs(definitions)
+    if not jobs:
+        return dg.Definitions()
+    return dg.Definitions(jobs=list(jobs.values()), sensors=[build_catch_up_sensor(jobs)])
