@@ -32,7 +32,10 @@ def test_nothing_is_expected_on_carnival_and_the_due_day_moves_with_the_calendar
 
 def test_evaluation_passed_warn_failed():
     deadline = Deadline.parse({"calendar": "B3", "time": "20:00"})
-    done = {"2025-02-27": datetime(2025, 2, 27, 22, tzinfo=UTC), "2025-02-28": datetime(2025, 2, 28, 22, tzinfo=UTC)}
+    done = {
+        "2025-02-27": datetime(2025, 2, 27, 22, tzinfo=UTC),
+        "2025-02-28": datetime(2025, 2, 28, 22, tzinfo=UTC),
+    }
     # Carnival: every expected session loaded, nothing missing on the closed days
     assert evaluate(deadline, B3, at("2025-03-04T21:00"), done, 2).status == "passed"
     # Ash Wednesday, 19:30: the session of the day is due at 20:00 -> warning
@@ -59,7 +62,10 @@ def test_refresh_deadline_wants_both_open_months_refreshed_that_day():
     moment = at("2025-03-05T10:30")
     refreshed = {"2025-02-01": at("2025-03-05T09:40"), "2025-03-01": at("2025-03-04T09:40")}
     result = evaluate(cvm, ANBIMA, moment, refreshed, 1)
-    assert result.status == "failed" and result.failed[0].expectation.partitions == ("2025-02-01", "2025-03-01")
+    assert result.status == "failed" and result.failed[0].expectation.partitions == (
+        "2025-02-01",
+        "2025-03-01",
+    )
     refreshed["2025-03-01"] = at("2025-03-05T09:41")
     assert evaluate(cvm, ANBIMA, moment, refreshed, 1).status == "passed"
     # no expectation on Carnival Tuesday
@@ -102,7 +108,9 @@ def test_catch_up_requests_only_missing_days_whose_data_can_exist():
 def test_routes_quiet_window_and_message():
     finance = Route("finance", "slack", "FIN_URL", groups=("invoices",))
     ana = Route("ana", "email", "ana@beg.com.br", owners=("Ana@BEG.com.br",))
-    defaults = default_routes({"ROUTINES_ALERT_SLACK_WEBHOOK_URL": "http://x", "ROUTINES_ALERT_EMAIL_TO": "op@x"})
+    defaults = default_routes(
+        {"ROUTINES_ALERT_SLACK_WEBHOOK_URL": "http://x", "ROUTINES_ALERT_EMAIL_TO": "op@x"}
+    )
     assert [r.name for r in defaults] == ["default-email", "default-slack"]
     assert select_routes([finance, ana], ["ana@beg.com.br"], ["market"], defaults) == [ana]
     assert select_routes([finance, ana], [], ["invoices"], defaults) == [finance]
