@@ -1,6 +1,6 @@
 """`alert_events_sensor`: alerts for asset checks of severity ERROR that failed (in runs or reported without a
 run; the `deadline` check is alerted by the deadline sensor instead) and for schedule/sensor ticks that errored
-(read from the instance's tick history). The cursor keeps the last event storage id and tick time seen."""
+(read from the instance's tick history). The cursor keeps the last check execution id and tick time seen."""
 
 from __future__ import annotations
 
@@ -16,25 +16,23 @@ from routines.defs.alerts.common import dispatch_alert, run_url, utc_now
 from routines.lib.resources import DatabaseResource
 
 INTERVAL = int(os.environ.get("ROUTINES_ALERT_EVENTS_SENSOR_INTERVAL", "").strip() or 60)
-BATCH = 500
 
 
-def check_failures(instance: dg.DagsterInstance, after: int | None):
-    """(storage id, AssetCheckEvaluation, run id) of check evaluations after the storage id `after`, oldest first."""
-    from dagster._core.event_api import EventRecordsFilter
-    from dagster._core.events import DagsterEventType
-
-    records = instance.event_log_storage.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
-        limit=BATCH,
-        ascending=True,
-    )
+def check_executions(instance: dg.DagsterInstance, check_keys, after: int):
+    """(record id, AssetCheckEvaluation, run id) of the latest execution of each check, when newer than the
+    record id `after` (one query for all checks; works on every event log storage, sharded or not)."""
+    keys = [key for key in check_keys if key.name != CHECK_NAME]
+    if not keys:
+        return []
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
     found = []
-    for record in records:
-        event = record.event_log_entry.dagster_event
-        evaluation = event.event_specific_data if event is not None else None
-        found.append((record.storage_id, evaluation, record.event_log_entry.run_id or None))
-    return found
+    for record in latest.values():
+        if record.id <= after or record.event is None or record.event.dagster_event is None:
+            continue
+        evaluation = record.event.dagster_event.event_specific_data
+        if isinstance(evaluation, dg.AssetCheckEvaluation):
+            found.append((record.id, evaluation, record.run_id or None))
+    return sorted(found, key=lambda item: item[0])
 
 
 def failed_ticks(instance: dg.DagsterInstance, after: float):
@@ -71,17 +69,15 @@ def build_alert_events_sensor(
         now = clock()
         state = json.loads(context.cursor) if context.cursor else {}
         graph = context.repository_def.asset_graph
-        if "event" not in state:  # first tick: start from now, never alert the past
-            latest = check_failures(context.instance, None)
-            state = {"event": latest[-1][0] if latest else 0, "tick": now.timestamp()}
-            while len(latest) == BATCH:
-                latest = check_failures(context.instance, state["event"])
-                state["event"] = latest[-1][0] if latest else state["event"]
+        check_keys = list(graph.asset_check_keys)
+        if "check" not in state:  # first tick: start from now, never alert the past
+            latest = check_executions(context.instance, check_keys, 0)
+            state = {"check": latest[-1][0] if latest else 0, "tick": now.timestamp()}
             context.update_cursor(json.dumps(state))
             return dg.SkipReason("primeiro tick: alertas a partir de agora")
         alerts = []
-        for storage_id, evaluation, run_id in check_failures(context.instance, state["event"]):
-            state["event"] = storage_id
+        for record_id, evaluation, run_id in check_executions(context.instance, check_keys, state["check"]):
+            state["check"] = max(state["check"], record_id)
             if (
                 evaluation is None
                 or evaluation.passed
