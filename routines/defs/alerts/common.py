@@ -22,9 +22,10 @@ def run_url(run_id: str | None) -> str | None:
 
 
 def declared_deadlines(asset_graph) -> list[tuple[dg.AssetKey, Deadline, object]]:
-    """(key, deadline, node) of every materializable asset declaring `routines/deadline`."""
+    """(key, deadline, node) of every asset declaring `routines/deadline` (external ones too: reported
+    materializations count)."""
     found = []
-    for key in sorted(asset_graph.materializable_asset_keys, key=lambda k: k.to_user_string()):
+    for key in sorted(asset_graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
         node = asset_graph.get(key)
         value = (node.metadata or {}).get(METADATA_KEY)
         if value is not None:

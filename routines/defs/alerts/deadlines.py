@@ -57,6 +57,68 @@ def evaluate_asset(
     return evaluate(deadline, calendar, now, materialized, window, first)
 
 
+LOOKAHEAD_DAYS = 7  # a fetch also covers the partitions entering the window in the next days
+EARLY_REFRESH_PER_TICK = (
+    25  # coverage ending within 3 days: refreshed a few assets per tick, spreading the cost
+)
+
+
+def _covered_keys(deadline: Deadline, calendar, now: datetime, window: int) -> list[str]:
+    from datetime import timedelta
+
+    from routines.alerts.deadlines import partitions_to_fetch
+
+    later = partitions_to_fetch(deadline, calendar, now + timedelta(days=LOOKAHEAD_DAYS), window + 10)
+    return sorted(set(later) | set(partitions_to_fetch(deadline, calendar, now, window)))
+
+
+def evaluate_all(instance, declared, now: datetime, window: int, cache: dict) -> dict:
+    """Evaluate every declared deadline. `cache` (kept in the sensor's cursor): per asset, the storage id of its
+    latest materialization, the partitions covered and their latest materialization times. One query reads the
+    latest storage id of every asset; an asset's materializations are fetched again only when it has a new one
+    or its window leaves what is covered (spread over ticks when coverage is about to end)."""
+    from datetime import UTC, timedelta
+
+    from routines.alerts.deadlines import evaluate, partitions_to_fetch
+    from routines.calendar.registry import get_calendar
+
+    latest = {}
+    for record in instance.get_asset_records([key for key, _, _ in declared]):
+        entry = record.asset_entry
+        latest[entry.asset_key.to_user_string()] = entry.last_materialization_storage_id or 0
+    early_budget = EARLY_REFRESH_PER_TICK
+    results = {}
+    for key, deadline, node in declared:
+        name = key.to_user_string()
+        calendar = get_calendar(deadline.calendar)
+        needed = partitions_to_fetch(deadline, calendar, now, window)
+        cached = cache.get(name)
+        fresh = cached is not None and cached["id"] == latest.get(name, 0)
+        if fresh and not set(needed) <= set(cached["keys"]):
+            fresh = False
+        elif fresh and early_budget > 0:
+            soon = partitions_to_fetch(deadline, calendar, now + timedelta(days=3), window)
+            if not set(soon) <= set(cached["keys"]):
+                fresh = False
+                early_budget -= 1
+        if not fresh:
+            keys = _covered_keys(deadline, calendar, now, window)
+            times = materialized_times(instance, key, keys)
+            cached = {
+                "id": latest.get(name, 0),
+                "keys": keys,
+                "t": {k: v.timestamp() for k, v in times.items()},
+            }
+            cache[name] = cached
+        materialized = {k: datetime.fromtimestamp(v, UTC) for k, v in cached["t"].items()}
+        results[key] = (
+            deadline,
+            node,
+            evaluate(deadline, calendar, now, materialized, window, first_partition(node)),
+        )
+    return results
+
+
 def _when(moment: datetime) -> str:
     from routines.alerts.deadlines import TIMEZONE
 
@@ -154,20 +216,19 @@ def build_deadline_sensor(
         graph = context.repository_def.asset_graph
         window = lookback()
         state = json.loads(context.cursor) if context.cursor else {}
+        checks, cache = state.setdefault("checks", {}), state.setdefault("cache", {})
         reported = 0
         alerts = []
-        evaluations = {}
-        for key, deadline, node in declared_deadlines(graph):
-            evaluation = evaluate_asset(context.instance, key, deadline, first_partition(node), now, window)
-            evaluations[key] = (deadline, node, evaluation)
+        evaluations = evaluate_all(context.instance, declared_deadlines(graph), now, window, cache)
+        for key, (deadline, _node, evaluation) in evaluations.items():
             fields = check_result_fields(deadline, evaluation)
             signature = _signature(fields)
             name_ = key.to_user_string()
-            if state.get(name_) != signature:
+            if checks.get(name_) != signature:
                 context.instance.report_runless_asset_event(
                     dg.AssetCheckEvaluation(asset_key=key, check_name=CHECK_NAME, **fields)
                 )
-                state[name_] = signature
+                checks[name_] = signature
                 reported += 1
         subjects = {}
         for key, (deadline, node, evaluation) in evaluations.items():
