@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dagster as dg
 
 from routines.alerts.deadlines import CATCH_UP_TAG, METADATA_KEY, Deadline
 from routines.defs.alerts.common import catch_up_lookback, first_partition, utc_now
+from routines.defs.alerts.deadlines import materialized_times
 from routines.lib.resources import DEFAULT_POOL_LIMIT, pool_limit
 
 CATCH_UP_RUN_TAG = "routines/catch_up"
@@ -35,11 +36,43 @@ def _statuses(instance, key, partitions_def, keys: list[str]) -> dict[str, str]:
     return {k: (v.value if v is not None else "MISSING") for k, v in statuses.items()}
 
 
+def planned_assets(instance: dg.DagsterInstance, run_id: str) -> set[dg.AssetKey]:
+    """The assets a run planned to materialize (a run of a whole job has no explicit asset selection)."""
+    from dagster._core.events import DagsterEventType
+
+    result = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    return {
+        r.event_log_entry.dagster_event.asset_key for r in result.records if r.event_log_entry.dagster_event
+    }
+
+
+def recent_attempts(instance: dg.DagsterInstance, since: datetime) -> tuple[dict, dict]:
+    """Runs created since `since` that are in progress or failed (one query): {(asset, partition): run} for
+    each, the latest first. A run names its assets (`asset_selection`) and partition (`dagster/partition`, or a
+    single-run range `dagster/asset_partition_range_start`/`_end`, taken as its start and end keys)."""
+    from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
+
+    statuses = [*NOT_FINISHED_STATUSES, dg.DagsterRunStatus.FAILURE]
+    running, failed = {}, {}
+    records = instance.get_run_records(dg.RunsFilter(statuses=statuses, created_after=since))  # newest first
+    for record in records:
+        run = record.dagster_run
+        tags = run.tags
+        partitions = {tags.get("dagster/partition"), tags.get("dagster/asset_partition_range_start"),
+                      tags.get("dagster/asset_partition_range_end")} - {None}  # fmt: skip
+        if not partitions:
+            continue
+        target = running if run.status in NOT_FINISHED_STATUSES else failed
+        for asset in run.asset_selection or planned_assets(instance, run.run_id):
+            for partition in partitions:
+                target.setdefault((asset, partition), record)
+    return running, failed
+
+
 def _refresh(context, key, node, deadline, calendar, now, requests, notes, budget, job_name) -> int:
     """A `refresh` deadline (open months re-loaded every business day) that passed unmet today: request the
     open partitions not refreshed today, unless running or failed."""
     from routines.alerts.deadlines import FAILED, evaluate
-    from routines.defs.alerts.deadlines import materialized_times
 
     today = [e for e in evaluate(deadline, calendar, now, {}, 1).outcomes]
     if (
@@ -124,8 +157,13 @@ def build_catch_up_sensor(
         now = clock()
         graph = context.repository_def.asset_graph
         per_pool: dict[str, int] = {}
+        limits: dict[str, int] = {}  # pool limits, read once per tick
         requests, notes = [], []
         budget = max_per_tick()
+        attempts = None
+        first_key = min(
+            lookback_days(get_calendar("ANBIMA"), now, max(catch_up_lookback(graph.get(k)) or 1 for k in job_names) + 5)
+        ) if job_names else None  # fmt: skip
         for key in sorted(job_names, key=lambda k: k.to_user_string()):
             node = graph.get(key)
             window = catch_up_lookback(node)
@@ -139,14 +177,26 @@ def build_catch_up_sensor(
                                   job_names[key])  # fmt: skip
                 continue
             keys = lookback_days(calendar, now, window)
-            statuses = _statuses(context.instance, key, node.partitions_def, keys)
+            if attempts is None:  # one query for every asset, only when some asset needs it
+                attempts = recent_attempts(
+                    context.instance, datetime.fromisoformat(first_key) - timedelta(days=1)
+                )
+            running, failed = attempts
+            times = materialized_times(context.instance, key, keys)
             decision = decide(
                 calendar,
                 now,
                 window,
-                materialized=[k for k, s in statuses.items() if s == "MATERIALIZED"],
-                running=[k for k, s in statuses.items() if s == "IN_PROGRESS"],
-                failed=[k for k, s in statuses.items() if s == "FAILED"],
+                materialized=list(times),
+                running=[k for k in keys if (key, k) in running],
+                failed=[
+                    k
+                    for k in keys
+                    if (key, k) in failed
+                    and (
+                        k not in times or failed[(key, k)].create_timestamp.timestamp() > times[k].timestamp()
+                    )
+                ],
                 deadline=deadline,
                 first_partition=first_partition(node),
             )
@@ -165,7 +215,8 @@ def build_catch_up_sensor(
                 full = [
                     p
                     for p in pools
-                    if per_pool.get(p, 0) >= pool_limit(context.instance, p, DEFAULT_POOL_LIMIT)
+                    if per_pool.get(p, 0)
+                    >= limits.setdefault(p, pool_limit(context.instance, p, DEFAULT_POOL_LIMIT))
                 ]
                 if full:
                     notes.append(
@@ -175,8 +226,7 @@ def build_catch_up_sensor(
                 selection = [
                     parent
                     for parent in parents
-                    if _statuses(context.instance, parent, node.partitions_def, [partition]).get(partition)
-                    != "MATERIALIZED"
+                    if partition not in materialized_times(context.instance, parent, [partition])
                 ] + [key]
                 requests.append(
                     dg.RunRequest(
