@@ -21,7 +21,8 @@ from routines.database.base import Base, UtcDateTime, utcnow
 FORMATS = ("xlsx", "pdf", "csv")
 SECURITY_MODES = ("none", "starttls", "tls")
 SHIFT_CONVENTIONS = ("skip", "following", "preceding", "modified_following", "modified_preceding")
-# report_executions.status: pending (requested, waiting for its run), running, success, failed, missed (older
+# report_executions.status: pending (requested, waiting for its run or its data), running, success, failed,
+# skipped (its data did not arrive within the wait limit, routines.reports.waits), missed (older
 # than the catch-up limit); report_run_requests.status: pending, accepted, rejected.
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
@@ -57,6 +58,12 @@ class ReportDefinition(Base):
     shift: Mapped[str] = mapped_column(String(20), default="skip")
     nth_business_day: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # waiting for data (routines.reports.waits): the assets the report reads (Dagster asset keys, e.g.
+    # ["b3_quotes"]), whose partition of the report's day must be materialized before it runs; after
+    # wait_limit_minutes past the scheduled time it is sent with a warning (wait_action "warn") or skipped ("skip")
+    wait_for_assets: Mapped[list[str] | None] = mapped_column(JSON)
+    wait_limit_minutes: Mapped[int | None] = mapped_column(Integer)
+    wait_action: Mapped[str | None] = mapped_column(String(10))
     next_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -135,6 +135,14 @@ def save_definition(
         definition, calendar_lookup, session.get_bind().dialect.name,
         allowed_domains(session, definition.company_id), company.code,
     )  # fmt: skip
+    from routines.reports.waits import validate as validate_wait
+
+    try:
+        validate_wait(
+            definition.wait_for_assets, definition.wait_limit_minutes, definition.wait_action, definition.name
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     if not definition.slug:
         definition.slug = next_slug(session, definition.company_id, definition.name)
     if definition.active:
@@ -416,8 +424,12 @@ def run_execution(
     config: ReportsConfig | None = None,
     now: Callable[[], datetime] = utcnow,
     sleep: Callable[[float], None] | None = None,
+    data_warning: str | None = None,
 ) -> ExecutionResult:
     """Run one execution of a report and record it; the e-mail of an execution leaves at most once.
+
+    `data_warning` (pt-BR): added to the e-mail body when the report's data was not complete in time
+    (`routines.reports.waits`).
 
     `run_key` names the execution row (created by the sensor, or here when missing); without it a new row is
     created (`manual`: CLI in-process). The row is claimed `pending -> running` by a compare-and-set tied to
@@ -461,6 +473,7 @@ def run_execution(
             "day": execution.partition_day,
             "scheduled_for": execution.scheduled_for,
             "allowed": allowed_domains(session, definition.company_id),
+            "data_warning": data_warning,
         }
 
     try:
@@ -554,6 +567,8 @@ def _produce_and_send(engine, store, execution_id, report_id, snap, config, now,
     body = render_template(snap["body"], values)
     if summary.truncated:
         body += f"\n\nAtenção: o {summary.warning.replace('resultado ', 'resultado foi ', 1)}."
+    if snap.get("data_warning"):
+        body += f"\n\n{snap['data_warning']}"
     message = build_message(smtp, to, cc, subject, body, attachments)
     del attachments
     kwargs = {"attempts": config.smtp_attempts, "base_delay": config.smtp_base_delay}

@@ -65,3 +65,13 @@ def channels(monkeypatch) -> Iterator[Channels]:
             yield Channels(SmtpServer("127.0.0.1", port, handler), base_url, server)
     finally:
         controller.stop()
+
+
+# the reports domain's fixtures, for reports that wait for their data
+from routines_tests.reports.conftest import (  # noqa: E402, F401
+    companies,
+    make_report,
+    secret_key,
+    smtp_for,
+    smtp_server,
+)

@@ -67,10 +67,11 @@ def reports(context: dg.AssetExecutionContext, database: DatabaseResource, file_
     trigger = tags.get(TRIGGER_TAG, "schedule") if run_key else "ui"
     if not run_key:  # UI: re-executions and automatic retries of the run map to the same execution
         run_key = f"report-{report_id}-ui-{context.run.root_run_id or context.run.run_id}"
+    data_warning = _data_warning(context, engine, report_id, keys["day"])
     try:
         result = run_execution(
             engine, file_store.get_store(), report_id=report_id, run_key=run_key, trigger=trigger,
-            day=keys["day"], dagster_run_id=context.run.run_id, config=config,
+            day=keys["day"], dagster_run_id=context.run.run_id, config=config, data_warning=data_warning,
         )  # fmt: skip
     except ReportRunError as exc:
         raise dg.Failure(
@@ -89,6 +90,28 @@ def reports(context: dg.AssetExecutionContext, database: DatabaseResource, file_
     if result.preview:
         metadata["preview"] = dg.MetadataValue.md(result.preview)
     yield dg.MaterializeResult(metadata=metadata)
+
+
+def _data_warning(context, engine, report_id: int, day: str) -> str | None:
+    """A run the sensor released after the wait limit (tag routines/report_missing_data): the pt-BR warning
+    naming the assets still missing now (none: the data arrived meanwhile, no warning)."""
+    from datetime import date
+
+    from routines.database.engine import session_scope
+    from routines.defs.reports.waits import missing_assets
+    from routines.reports.models import ReportDefinition
+    from routines.reports.waits import WARNING_TAG, WaitDecision
+
+    if context.run.tags.get(WARNING_TAG) != "true":
+        return None
+    with session_scope(engine) as session:
+        assets = list(session.get(ReportDefinition, report_id).wait_for_assets or [])
+    missing = missing_assets(context.instance, assets, day)
+    if not missing:
+        return None
+    warning = WaitDecision("warn", tuple(missing)).warning(date.fromisoformat(day))
+    context.log.warning(warning)
+    return warning
 
 
 reports_job = dg.define_asset_job("reports_job", selection=[reports])

@@ -17,6 +17,39 @@ from routines.defs.reports.partitions import (
 from routines.lib.resources import DatabaseResource
 
 
+def _wait_settings(engine, report_ids: set[int]) -> dict:
+    """Wait-for-data settings of these reports (only those that name assets)."""
+    if not report_ids:
+        return {}
+    from sqlalchemy import select
+
+    from routines.database.engine import session_scope
+    from routines.reports.models import ReportDefinition
+
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(
+                ReportDefinition.id, ReportDefinition.wait_for_assets, ReportDefinition.wait_limit_minutes,
+                ReportDefinition.wait_action,
+            ).where(ReportDefinition.id.in_(sorted(report_ids)))
+        ).all()  # fmt: skip
+    return {row.id: row for row in rows if row.wait_for_assets}
+
+
+def _skip_execution(engine, execution_id: int, reason: str, now: datetime) -> None:
+    from sqlalchemy import update
+
+    from routines.database.engine import session_scope
+    from routines.reports.models import ReportExecution
+
+    with session_scope(engine) as session:
+        session.execute(
+            update(ReportExecution)
+            .where(ReportExecution.id == execution_id, ReportExecution.status == "pending")
+            .values(status="skipped", error=reason, finished_at=now)
+        )
+
+
 def build_report_schedule_sensor(
     job,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -66,15 +99,43 @@ def build_report_schedule_sensor(
             partition_requests.append(report_partitions.build_delete_request(gone))
         key_of = {report_id: key for key, report_id in wanted.items()}
 
-        run_requests = [
-            dg.RunRequest(
-                run_key=run.run_key,
-                partition_key=partition_key(key_of[run.report_id], run.partition_day),
-                tags={RUN_KEY_TAG: run.run_key, TRIGGER_TAG: run.trigger},
+        run_requests = []
+        held = skipped = 0
+        waits = _wait_settings(engine, {run.report_id for run in plan.runs})
+        for run in plan.runs:
+            if run.report_id not in key_of:
+                continue
+            tags = {RUN_KEY_TAG: run.run_key, TRIGGER_TAG: run.trigger}
+            wait = waits.get(run.report_id)
+            if wait is not None and run.trigger == "schedule":
+                from datetime import date
+
+                from routines.defs.reports.waits import missing_assets
+                from routines.reports.waits import WARNING_TAG, decide
+
+                missing = missing_assets(context.instance, list(wait.wait_for_assets), run.partition_day)
+                decision = decide(missing, run.scheduled_for, now, wait.wait_limit_minutes, wait.wait_action)
+                if decision.action == "wait":
+                    held += 1
+                    context.log.info(f"{run.run_key}: aguardando {', '.join(decision.missing)}")
+                    continue
+                if decision.action == "skip":
+                    _skip_execution(
+                        engine, run.execution_id, decision.warning(date.fromisoformat(run.partition_day)), now
+                    )
+                    skipped += 1
+                    continue
+                if decision.action == "warn":
+                    tags[WARNING_TAG] = "true"
+            run_requests.append(
+                dg.RunRequest(
+                    run_key=run.run_key,
+                    partition_key=partition_key(key_of[run.report_id], run.partition_day),
+                    tags=tags,
+                )
             )
-            for run in plan.runs
-            if run.report_id in key_of
-        ]
+        if held or skipped:
+            context.log.info(f"aguardando dados: {held} execuções; puladas por falta de dados: {skipped}")
         context.log.info(plan.summary())
         return dg.SensorResult(
             run_requests=run_requests, dynamic_partitions_requests=partition_requests, cursor=now.isoformat()

@@ -1,4 +1,5 @@
-"""Alerts: routes (where alerts go) and sent alerts (de-duplication, quiet window, deadline misses).
+"""Alerts: routes (where alerts go) and sent alerts (de-duplication, quiet window, deadline misses); reports that
+wait for their data (assets read, limit, action).
 
 Revision ID: 0014_alerts
 Revises: 0009_invoices
@@ -53,9 +54,17 @@ def upgrade() -> None:
     op.create_index(
         "ix_sent_alerts_route_kind_subject", "sent_alerts", ["route", "kind", "subject", "sent_at"]
     )
+    with op.batch_alter_table("report_definitions") as batch:
+        batch.add_column(sa.Column("wait_for_assets", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("wait_limit_minutes", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("wait_action", sa.String(10), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("report_definitions") as batch:
+        batch.drop_column("wait_action")
+        batch.drop_column("wait_limit_minutes")
+        batch.drop_column("wait_for_assets")
     op.drop_index("ix_sent_alerts_route_kind_subject", table_name="sent_alerts")
     op.drop_table("sent_alerts")
     op.drop_table("alert_routes")
