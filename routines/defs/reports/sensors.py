@@ -41,6 +41,7 @@ def build_report_schedule_sensor(
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
         from routines.database.engine import session_scope
+        from routines.notifications.service import COMPANY_TAG
         from routines.reports.config import ReportsConfig
         from routines.reports.service import active_partition_keys, assign_missing_slugs
         from routines.reports.ticks import plan_tick
@@ -64,13 +65,19 @@ def build_report_schedule_sensor(
             partition_requests.append(report_partitions.build_add_request(missing))
         if gone := sorted(known - set(wanted)):  # disabled or deleted definitions
             partition_requests.append(report_partitions.build_delete_request(gone))
-        key_of = {report_id: key for key, report_id in wanted.items()}
+        key_of = {active.report_id: key for key, active in wanted.items()}
+        company_of = {active.report_id: active.company_code for active in wanted.values()}
 
         run_requests = [
             dg.RunRequest(
                 run_key=run.run_key,
                 partition_key=partition_key(key_of[run.report_id], run.partition_day),
-                tags={RUN_KEY_TAG: run.run_key, TRIGGER_TAG: run.trigger},
+                # the company: a failed run is told to its admins, not to every company's
+                tags={
+                    RUN_KEY_TAG: run.run_key,
+                    TRIGGER_TAG: run.trigger,
+                    COMPANY_TAG: company_of[run.report_id],
+                },
             )
             for run in plan.runs
             if run.report_id in key_of
