@@ -66,6 +66,22 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def env_float(name: str, default: float, minimum: float | None = None) -> float:
+    """A decimal number setting; a bad value is a `UserError` naming the variable."""
+    from routines.errors import UserError
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UserError(f"{name}={raw!r}: expected a number") from None
+    if minimum is not None and value < minimum:
+        raise UserError(f"{name}={raw}: must be >= {minimum:g}")
+    return value
+
+
 def env_cron(name: str, default: str) -> str:
     """A cron expression setting (5 fields, São Paulo time where schedules use it), checked with croniter."""
     from croniter import croniter

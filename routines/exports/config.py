@@ -5,20 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from routines.errors import UserError
-
-
-def _number(name: str, default: float, minimum: float = 0) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UserError(f"{name}={raw!r}: expected a number") from None
-    if value < minimum:
-        raise UserError(f"{name}={raw}: must be >= {minimum:g}")
-    return value
+from routines.settings import env_float, env_int
 
 
 @dataclass(frozen=True)
@@ -33,10 +20,10 @@ class ExportsConfig:
     @classmethod
     def from_env(cls) -> ExportsConfig:
         return cls(
-            progress_interval=_number("ROUTINES_EXPORTS_PROGRESS_INTERVAL", 0.5),
-            tick_batch=int(_number("ROUTINES_EXPORTS_TICK_BATCH", 1000, 1)),
-            rerequest_minutes=_number("ROUTINES_EXPORTS_REREQUEST_MINUTES", 10, 1),
-            retention_days=int(_number("ROUTINES_EXPORTS_RETENTION_DAYS", 30, 1)),
+            progress_interval=env_float("ROUTINES_EXPORTS_PROGRESS_INTERVAL", 0.5, 0),
+            tick_batch=env_int("ROUTINES_EXPORTS_TICK_BATCH", 1000, 1),
+            rerequest_minutes=env_float("ROUTINES_EXPORTS_REREQUEST_MINUTES", 10, 1),
+            retention_days=env_int("ROUTINES_EXPORTS_RETENTION_DAYS", 30, 1),
             download_url=os.environ.get("ROUTINES_EXPORTS_DOWNLOAD_URL", "").strip(),
         )
 

@@ -2,33 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from routines.errors import UserError
-
-
-def _int(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise UserError(f"{name}={raw!r}: expected an integer") from None
-    if value < minimum:
-        raise UserError(f"{name}={value}: must be >= {minimum}")
-    return value
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise UserError(f"{name}={raw!r}: expected a number") from None
+from routines.settings import env_float, env_int
 
 
 @dataclass(frozen=True)
@@ -49,14 +25,14 @@ class ReportsConfig:
     @classmethod
     def from_env(cls) -> ReportsConfig:
         return cls(
-            max_rows=_int("ROUTINES_REPORTS_MAX_ROWS", 100_000, 1),
-            max_bytes=_int("ROUTINES_REPORTS_MAX_BYTES", 10_000_000, 1),
-            query_timeout_seconds=_int("ROUTINES_REPORTS_QUERY_TIMEOUT", 120, 1),
-            catch_up_limit=_int("ROUTINES_REPORTS_CATCH_UP_LIMIT", 3, 0),
-            tick_batch_size=_int("ROUTINES_REPORTS_TICK_BATCH", 1000, 1),
-            pending_window_hours=_int("ROUTINES_REPORTS_PENDING_WINDOW_HOURS", 24, 1),
-            smtp_attempts=_int("ROUTINES_REPORTS_SMTP_ATTEMPTS", 4, 1),
-            smtp_base_delay=_float("ROUTINES_REPORTS_SMTP_BACKOFF", 2.0),
-            stale_after_hours=_int("ROUTINES_REPORTS_STALE_HOURS", 6, 1),
-            backfill_confirm_above=_int("ROUTINES_REPORTS_BACKFILL_CONFIRM_ABOVE", 10, 0),
+            max_rows=env_int("ROUTINES_REPORTS_MAX_ROWS", 100_000, 1),
+            max_bytes=env_int("ROUTINES_REPORTS_MAX_BYTES", 10_000_000, 1),
+            query_timeout_seconds=env_int("ROUTINES_REPORTS_QUERY_TIMEOUT", 120, 1),
+            catch_up_limit=env_int("ROUTINES_REPORTS_CATCH_UP_LIMIT", 3, 0),
+            tick_batch_size=env_int("ROUTINES_REPORTS_TICK_BATCH", 1000, 1),
+            pending_window_hours=env_int("ROUTINES_REPORTS_PENDING_WINDOW_HOURS", 24, 1),
+            smtp_attempts=env_int("ROUTINES_REPORTS_SMTP_ATTEMPTS", 4, 1),
+            smtp_base_delay=env_float("ROUTINES_REPORTS_SMTP_BACKOFF", 2.0),
+            stale_after_hours=env_int("ROUTINES_REPORTS_STALE_HOURS", 6, 1),
+            backfill_confirm_above=env_int("ROUTINES_REPORTS_BACKFILL_CONFIRM_ABOVE", 10, 0),
         )

@@ -653,8 +653,15 @@ def assign_missing_slugs(session: Session) -> int:
     return len(missing)
 
 
-def active_partition_keys(session: Session) -> dict[str, int]:
-    """`report` partition key -> definition id, for every active definition (disabled ones have none)."""
+@dataclass(frozen=True)
+class ActivePartition:
+    report_id: int
+    company_code: str
+
+
+def active_partition_keys(session: Session) -> dict[str, ActivePartition]:
+    """`report` partition key -> its definition and company, for every active definition (disabled ones have
+    none)."""
     from routines.reports.slugs import partition_key
 
     rows = session.execute(
@@ -662,7 +669,7 @@ def active_partition_keys(session: Session) -> dict[str, int]:
         .join(Company, Company.id == ReportDefinition.company_id)
         .where(ReportDefinition.active.is_(True), ReportDefinition.slug.is_not(None))
     ).all()
-    return {partition_key(row.code, row.slug): row.id for row in rows}
+    return {partition_key(row.code, row.slug): ActivePartition(row.id, row.code) for row in rows}
 
 
 def definition_id_for_partition(session: Session, key: str) -> int:

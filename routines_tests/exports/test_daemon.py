@@ -68,7 +68,7 @@ def db_url(postgres_schema_url, monkeypatch):
 
 @pytest.fixture
 def silent_smtp():
-    """A TCP server on loopback that accepts SMTP connections and never says a word."""
+    """A TCP server on loopback that accepts SMTP connections and never says a word: (port, held connections)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)
@@ -83,13 +83,14 @@ def silent_smtp():
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield server.getsockname()[1]
+    yield server.getsockname()[1], held
     server.close()
     for connection in held:
         connection.close()
 
 
 def test_tasks_on_a_real_daemon(engine, db_url, people, tmp_path, file_store_root, monkeypatch, silent_smtp):
+    silent_port, silent_connections = silent_smtp
     seed_month(engine, people["BEG"], ROWS)
     monkeypatch.setenv("ROUTINES_EXPORTS_PROGRESS_INTERVAL", "0")
     with deployment(tmp_path, db_url, file_store_root, ROUTINES_EXPORTS_PROGRESS_INTERVAL="0") as deploy:
@@ -149,7 +150,7 @@ def test_tasks_on_a_real_daemon(engine, db_url, people, tmp_path, file_store_roo
         #    that never answers, cancelled: no progress write notices it, so the sensor has the run terminated
         failing = insert_task(engine, "approval_letter", people["ana"], people["BEG"], {"month": "2025-01"})
         with session_scope(engine) as session:
-            set_smtp_settings(session, people["BEG"], host="127.0.0.1", port=silent_smtp, security="none",
+            set_smtp_settings(session, people["BEG"], host="127.0.0.1", port=silent_port, security="none",
                               from_address="rel@beg.com.br", timeout_seconds=900)  # fmt: skip
         stuck = insert_task(
             engine,
@@ -160,6 +161,8 @@ def test_tasks_on_a_real_daemon(engine, db_url, people, tmp_path, file_store_roo
         )
         deploy.wait_for(lambda: task(engine, failing).status == "failed", 180, "the failing task")
         deploy.wait_for(lambda: task(engine, stuck).status == "processing", 180, "the e-mail task processing")
+        # cancelled only once the op is blocked inside the SMTP conversation (past its last progress write)
+        deploy.wait_for(lambda: bool(silent_connections), 180, "the e-mail task connected to the SMTP server")
         assert main(["exports", "cancel", str(stuck)]) == 0
         (run,) = runs_of(instance, stuck)
         deploy.wait_for(lambda: instance.get_run_by_id(run.run_id).is_finished, 120, "the stuck run to end")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.scheduler.instigation import TickStatus
 from sqlalchemy import func, select
 
 from routines.database import migrate
@@ -87,10 +88,14 @@ def test_a_bad_b3_file_gives_one_run_one_download_and_one_notification(
             )
         try:
             with dg.DagsterInstance.from_config(str(home)) as instance:
-                # The failure sensor only sees runs that fail after its first tick.
+                # The failure sensor only sees runs that fail after its first tick has set its cursor: a tick
+                # is recorded when its evaluation starts, so wait for one that ended.
                 _wait(
-                    lambda: _sensor_ticks(instance, "notify_failed_runs"),
-                    "the first sensor tick",
+                    lambda: any(
+                        tick.status != TickStatus.STARTED
+                        for tick in _sensor_ticks(instance, "notify_failed_runs")
+                    ),
+                    "the first sensor tick to end",
                     daemon,
                     log,
                 )

@@ -206,7 +206,9 @@ def test_a_database_error_rejects_the_file_with_an_error_file(drops, db_url):
     with dg.instance_for_test() as instance:
         (request,) = _tick(instance, datetime(2024, 3, 5, 18, 0, tzinfo=SP)).run_requests
     with get_engine(db_url).begin() as connection:
-        connection.execute(text("DROP TABLE consolidated_trade_prices"))
+        # CASCADE: on PostgreSQL the reporting view of the table depends on it
+        cascade = " CASCADE" if connection.dialect.name == "postgresql" else ""
+        connection.execute(text(f"DROP TABLE consolidated_trade_prices{cascade}"))
     result = _run(db_url, request)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")

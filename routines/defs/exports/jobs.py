@@ -65,9 +65,16 @@ def export_task(context: dg.OpExecutionContext, database: DatabaseResource, file
     return dg.Output(None, metadata=metadata)
 
 
+def run_config_for_executor(executor: str) -> dict:
+    """On one host (the default executor) a task's single op runs in the run's own process: a second process
+    would only add start-up time. Any other executor takes the job as it is."""
+    return {"execution": {"config": {"in_process": {}}}} if executor == "multiprocess" else {}
+
+
 @dg.job(
     name="export_task_job",
-    executor_def=dg.in_process_executor,  # one op: a second process per run would only add start-up time
+    # The code location's executor (ROUTINES_EXECUTOR): with Celery the op goes to the workers like every other
+    # step; on one host the sensor asks for in-process execution (see `run_config_for_executor`).
     description="Uma execução por tarefa de exportação (run key = tarefa e tentativa), iniciada pelo sensor.",
     tags={
         # A failed export is recorded on its task and told to its user: re-running it is the user's `retry`.

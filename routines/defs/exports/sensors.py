@@ -12,7 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from routines.defs.exports.jobs import PRIORITY_TAG, RUN_KEY_TAG, TASK_TAG, export_task_job
+from routines import settings
+from routines.defs.exports.jobs import (
+    PRIORITY_TAG,
+    RUN_KEY_TAG,
+    TASK_TAG,
+    export_task_job,
+    run_config_for_executor,
+)
 from routines.lib.resources import DatabaseResource
 from routines.lib.runs import dagster_will_retry, run_failure_message
 
@@ -84,10 +91,12 @@ def build_export_tasks_sensor(
         if not plans:
             return dg.SensorResult() if handled else dg.SkipReason("nenhuma tarefa pendente")
         context.log.info(f"{len(plans)} tarefa(s) pendente(s) -> execuções")
+        run_config = run_config_for_executor(settings.executor())
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
                     run_key=plan.run_key,
+                    run_config=run_config,
                     tags={
                         TASK_TAG: str(plan.task_id),
                         RUN_KEY_TAG: plan.run_key,

@@ -74,6 +74,7 @@ def build_report_schedule_sensor(
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
         from routines.database.engine import session_scope
+        from routines.notifications.service import COMPANY_TAG
         from routines.reports.config import ReportsConfig
         from routines.reports.service import active_partition_keys, assign_missing_slugs
         from routines.reports.ticks import plan_tick
@@ -97,7 +98,8 @@ def build_report_schedule_sensor(
             partition_requests.append(report_partitions.build_add_request(missing))
         if gone := sorted(known - set(wanted)):  # disabled or deleted definitions
             partition_requests.append(report_partitions.build_delete_request(gone))
-        key_of = {report_id: key for key, report_id in wanted.items()}
+        key_of = {active.report_id: key for key, active in wanted.items()}
+        company_of = {active.report_id: active.company_code for active in wanted.values()}
 
         run_requests = []
         held = skipped = 0
@@ -105,7 +107,12 @@ def build_report_schedule_sensor(
         for run in plan.runs:
             if run.report_id not in key_of:
                 continue
-            tags = {RUN_KEY_TAG: run.run_key, TRIGGER_TAG: run.trigger}
+            # the company: a failed run is told to its admins, not to every company's
+            tags = {
+                RUN_KEY_TAG: run.run_key,
+                TRIGGER_TAG: run.trigger,
+                COMPANY_TAG: company_of[run.report_id],
+            }
             wait = waits.get(run.report_id)
             if wait is not None and run.trigger == "schedule":
                 from datetime import date
