@@ -54,13 +54,23 @@ def first_partition(node) -> str | None:
 
 
 def dispatch_alert(database, alert, now: datetime, log, notify: bool = True):
+    return dispatch_alerts(database, [alert], now, log, notify)[0]
+
+
+def dispatch_alerts(database, alerts, now: datetime, log, notify: bool = True):
+    """Dispatch alerts in one transaction (their notification rows and delivery records commit together)."""
     from routines.alerts.service import dispatch
 
+    results = []
+    if not alerts:
+        return results
     with database.session() as session:
-        result = dispatch(session, alert, now, notify=notify)
-    log.info(
-        f"alerta {alert.kind} {alert.key}: enviado por {', '.join(result.sent) or 'nenhum canal'}"
-        + (f"; silenciado em {', '.join(result.suppressed)}" if result.suppressed else "")
-        + (f"; erros: {result.errors}" if result.errors else "")
-    )
-    return result
+        for alert in alerts:
+            result = dispatch(session, alert, now, notify=notify)
+            results.append(result)
+            log.info(
+                f"alerta {alert.kind} {alert.key}: enviado por {', '.join(result.sent) or 'nenhum canal'}"
+                + (f"; silenciado em {', '.join(result.suppressed)}" if result.suppressed else "")
+                + (f"; erros: {result.errors}" if result.errors else "")
+            )
+    return results

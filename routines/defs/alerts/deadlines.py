@@ -17,7 +17,7 @@ from datetime import datetime
 import dagster as dg
 
 from routines.alerts.deadlines import CHECK_NAME, FAILED, METADATA_KEY, WARN, Deadline, Evaluation
-from routines.defs.alerts.common import declared_deadlines, dispatch_alert, first_partition, utc_now
+from routines.defs.alerts.common import declared_deadlines, dispatch_alerts, first_partition, utc_now
 from routines.lib.resources import DatabaseResource
 
 LOOKBACK_ENV = "ROUTINES_DEADLINE_LOOKBACK"
@@ -275,8 +275,7 @@ def build_deadline_sensor(
                             at=now,
                         )
                     )
-        for alert in alerts:
-            dispatch_alert(database, alert, now, context.log)
+        dispatch_alerts(database, alerts, now, context.log)
         context.update_cursor(json.dumps(state, sort_keys=True))
         return dg.SkipReason(
             f"{len(evaluations)} prazos avaliados, {reported} verificações registradas, {len(alerts)} alertas"

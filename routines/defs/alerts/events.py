@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from routines.alerts.deadlines import CHECK_NAME
-from routines.defs.alerts.common import dispatch_alert, run_url, utc_now
+from routines.defs.alerts.common import dispatch_alerts, run_url, utc_now
 from routines.lib.resources import DatabaseResource
 
 INTERVAL = int(os.environ.get("ROUTINES_ALERT_EVENTS_SENSOR_INTERVAL", "").strip() or 60)
@@ -117,8 +117,7 @@ def build_alert_events_sensor(
                     at=datetime.fromtimestamp(tick.timestamp, UTC),
                 )
             )
-        for alert in alerts:
-            dispatch_alert(database, alert, now, context.log)
+        dispatch_alerts(database, alerts, now, context.log)
         context.update_cursor(json.dumps(state))
         return dg.SkipReason(f"{len(alerts)} alertas")
 
