@@ -140,6 +140,16 @@ def test_deadlines_across_carnival_and_a_month_end(db_url, channels):
     ]
 
 
+def test_catch_up_runs_by_default_only_in_production(monkeypatch):
+    from routines.defs.alerts.catch_up import catch_up_default_status
+
+    assert catch_up_default_status() == dg.DefaultSensorStatus.STOPPED  # local: never downloads by itself
+    monkeypatch.setenv("ROUTINES_ENV", "production")
+    assert catch_up_default_status() == dg.DefaultSensorStatus.RUNNING
+    monkeypatch.setenv("ROUTINES_CATCH_UP", "off")
+    assert catch_up_default_status() == dg.DefaultSensorStatus.STOPPED
+
+
 def test_the_code_location_declares_deadlines_and_catch_up():
     defs = load_code_location()
     graph = defs.get_repository_def().asset_graph

@@ -253,9 +253,25 @@ def build_catch_up_sensor(
     return _sensor
 
 
+ENABLED_ENV = "ROUTINES_CATCH_UP"
+
+
+def catch_up_default_status() -> dg.DefaultSensorStatus:
+    """ROUTINES_CATCH_UP=on|off; default on in production (ROUTINES_ENV=production), off elsewhere: a laptop or a
+    test run never starts downloads of missed days by itself (the sensor can still be started in the UI)."""
+    from routines import settings
+
+    raw = os.environ.get(ENABLED_ENV, "").strip().lower()
+    if raw not in ("", "on", "off"):
+        raise ValueError(f"{ENABLED_ENV}={raw!r}: expected on or off")
+    enabled = raw == "on" or (raw == "" and settings.environment() == "production")
+    return dg.DefaultSensorStatus.RUNNING if enabled else dg.DefaultSensorStatus.STOPPED
+
+
 def catch_up_definitions(definitions: dg.Definitions) -> dg.Definitions:
     """The catch-up jobs and sensor for the assets of `definitions` that opt in (none: nothing)."""
     jobs = catch_up_jobs(definitions)
     if not jobs:
         return dg.Definitions()
-    return dg.Definitions(jobs=list(jobs.values()), sensors=[build_catch_up_sensor(jobs)])
+    sensor = build_catch_up_sensor(jobs, default_status=catch_up_default_status())
+    return dg.Definitions(jobs=list(jobs.values()), sensors=[sensor])
