@@ -127,7 +127,8 @@ def deadline_benchmark(n_assets: int, n_days: int, repeat: int, db_url: str) -> 
         )
         for i in range(n_assets)
     ]
-    sensor = build_deadline_sensor(clock=lambda: NOW)
+    clock = {"now": NOW.replace(hour=19)}  # the sensor starts before the 20:00 deadline of the last session
+    sensor = build_deadline_sensor(clock=lambda: clock["now"])
     defs = dg.Definitions(
         assets=specs, sensors=[sensor], asset_checks=deadline_checks(dg.Definitions(assets=specs))
     )
@@ -154,12 +155,16 @@ def deadline_benchmark(n_assets: int, n_days: int, repeat: int, db_url: str) -> 
                 sensor(context)
                 state["cursor"] = context.cursor
 
-        first_tick = timed(tick, 1)[0]  # reports 200 check evaluations and alerts 200 misses
+        first_tick = timed(tick, 1)[0]  # every asset fetched, 200 check results (warnings) reported
+        clock["now"] = NOW
+        miss_tick = timed(tick, 1)[0]  # 20:00 passed: 200 check results (failed), 200 misses alerted
         base = timed(baseline, repeat)
         steady = timed(tick, repeat)
         b, s = statistics.median(base), statistics.median(steady)
         print(
-            f"  first tick ({n_assets} check results reported, {n_assets} misses alerted): {first_tick * 1000:.0f} ms"
+            f"  first tick ({n_assets} assets fetched, {n_assets} check results): {first_tick * 1000:.0f} ms; "
+            f"tick when the deadline passed ({n_assets} check results, {n_assets} misses alerted): "
+            f"{miss_tick * 1000:.0f} ms"
         )
         print(
             f"  steady tick: median {s * 1000:.0f} ms (min {min(steady) * 1000:.0f}, max {max(steady) * 1000:.0f})"

@@ -230,3 +230,12 @@ def alerted_misses(session: Session, subjects: list[str]) -> set[str]:
             .distinct()
         )
     )
+
+
+def record_known_misses(session: Session, subjects: list[str], now: datetime) -> None:
+    """Misses found by the deadline sensor's very first tick (a new deployment, a reset cursor): shown on the
+    checks but not alerted (alerts are for misses that happen from now on), and never alerted later."""
+    for subject in subjects:
+        session.add(SentAlert(route="baseline", kind="deadline_missed", subject=subject[:300], status="suppressed",
+                              sent_at=now))  # fmt: skip
+    session.flush()

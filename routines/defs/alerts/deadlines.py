@@ -210,11 +210,12 @@ def build_deadline_sensor(
     )
     def _sensor(context: dg.SensorEvaluationContext, database: DatabaseResource):
         from routines.alerts.messages import Alert
-        from routines.alerts.service import alerted_misses, open_misses
+        from routines.alerts.service import alerted_misses, open_misses, record_known_misses
 
         now = clock()
         graph = context.repository_def.asset_graph
         window = lookback()
+        first_tick = not context.cursor
         state = json.loads(context.cursor) if context.cursor else {}
         checks, cache = state.setdefault("checks", {}), state.setdefault("cache", {})
         reported = 0
@@ -241,6 +242,9 @@ def build_deadline_sensor(
                 )
         with database.session() as session:
             already = alerted_misses(session, list(subjects))
+            if first_tick:  # misses older than the sensor itself: on the checks, not alerted
+                record_known_misses(session, [s for s in subjects if s not in already], now)
+                already = set(subjects)
             still_open = open_misses(session)
         for subject, (key, deadline, node, outcome) in subjects.items():
             if subject in already:
