@@ -40,9 +40,9 @@ class Api:
         return self.client.delete(path, headers=self.headers(who), **kwargs)
 
 
-def issue_tokens(engine, people) -> dict[str, str]:
+def issue_tokens(engine, ids) -> dict[str, str]:
     with session_scope(engine) as session:
-        return {who: issue_token(session, people[who]).token for who in PEOPLE}
+        return {who: issue_token(session, ids[who]).token for who in PEOPLE}
 
 
 @pytest.fixture
