@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import threading
 from datetime import datetime
+from collections.abc import Sequence
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
@@ -65,6 +67,15 @@ def _home() -> str:
     return home
 
 
+def next_cron_time(cron: str | Sequence[str], timezone: str, now: datetime) -> datetime:
+    """The next time a cron expression (or the earliest of several) fires after `now`, in `timezone`."""
+    from croniter import croniter
+
+    local = now.astimezone(ZoneInfo(timezone))
+    crons = [cron] if isinstance(cron, str) else list(cron)
+    return min(croniter(c, local).get_next(datetime) for c in crons)
+
+
 def routines_status(instance, repo, now: datetime) -> list[RoutineOut]:
     import dagster as dg
     from dagster import RunsFilter
@@ -88,11 +99,15 @@ def routines_status(instance, repo, now: datetime) -> list[RoutineOut]:
                 if state is not None and state.status != InstigatorStatus.DECLARED_IN_CODE
                 else schedule.default_status == dg.DefaultScheduleStatus.RUNNING
             )
-            next_time = next(schedule.execution_time_iterator(now.timestamp()), None)
+            next_time = next_cron_time(schedule.cron_schedule, schedule.execution_timezone or "UTC", now)
             schedules.append(
                 ScheduleOut(
                     name=schedule.name,
-                    cron=str(schedule.cron_schedule),
+                    cron=" | ".join(
+                        [schedule.cron_schedule]
+                        if isinstance(schedule.cron_schedule, str)
+                        else schedule.cron_schedule
+                    ),
                     timezone=schedule.execution_timezone or "UTC",
                     running=running,
                     next_run_at=next_time,
@@ -101,7 +116,10 @@ def routines_status(instance, repo, now: datetime) -> list[RoutineOut]:
         partition, done = None, None
         partitions = job.partitions_def
         if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
-            partition = partitions.get_last_partition_key(current_time=now)
+            from dagster._core.definitions.partitions.context import partition_loading_context
+
+            with partition_loading_context(effective_dt=now, dynamic_partitions_store=instance):
+                partition = partitions.get_last_partition_key()
             if partition is not None:
                 succeeded = instance.get_runs(
                     filters=RunsFilter(
