@@ -12,7 +12,9 @@ from routines.invoices.models import Client, InvoiceProcess, ProcessTransition
 def _acme_process(engine) -> int:
     with session_scope(engine) as session:
         return session.scalar(
-            select(InvoiceProcess.id).join(Client, Client.id == InvoiceProcess.client_id).where(Client.name == "Acme Fundo")
+            select(InvoiceProcess.id)
+            .join(Client, Client.id == InvoiceProcess.client_id)
+            .where(Client.name == "Acme Fundo")
         )
 
 
@@ -35,7 +37,9 @@ def test_list_show_and_file(api, invoices, engine):
     pdf = api.get("carla", f"/api/invoices/{invoices['processes'][2]}/file/")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF") and pdf.headers["content-disposition"].startswith("inline;")
-    assert api.get("carla", f"/api/invoices/{invoices['processes'][0]}/file/").status_code == 409  # not downloaded
+    assert (
+        api.get("carla", f"/api/invoices/{invoices['processes'][0]}/file/").status_code == 409
+    )  # not downloaded
     for path in ("", "file/"):
         assert api.get("carla", f"/api/invoices/{acme}/{path}").status_code == 404
         assert api.get("diego", f"/api/invoices/{invoices['processes'][2]}/{path}").status_code == 404
@@ -67,7 +71,9 @@ def test_approve_reject_retry_through_the_state_machine(api, invoices, engine):
     with session_scope(engine) as session:
         other = session.get(InvoiceProcess, invoices["processes"][1])  # FALHA_DOWNLOAD
         other.status = "AGUARDANDO_APROVACAO"
-    rejected = api.post("ana", f"/api/invoices/{other.id}/reject/", json={"reason": "valor divergente"}).json()
+    rejected = api.post(
+        "ana", f"/api/invoices/{other.id}/reject/", json={"reason": "valor divergente"}
+    ).json()
     assert rejected["status"] == "REJEITADO" and rejected["rejection_reason"] == "valor divergente"
     assert rejected["transitions"][-1]["actor"] == "user:ana.souza@beg.com.br"
     retried = api.post("ana", f"/api/invoices/{other.id}/retry/").json()
@@ -75,6 +81,10 @@ def test_approve_reject_retry_through_the_state_machine(api, invoices, engine):
     assert api.post("ana", f"/api/invoices/{invoices['processes'][4]}/retry/").status_code == 409  # final
     with session_scope(engine) as session:
         actors = list(
-            session.scalars(select(ProcessTransition.actor).where(ProcessTransition.actor.like("user:%")).order_by(ProcessTransition.id))
+            session.scalars(
+                select(ProcessTransition.actor)
+                .where(ProcessTransition.actor.like("user:%"))
+                .order_by(ProcessTransition.id)
+            )
         )
     assert actors == ["user:bruno.lima@beg.com.br", "user:ana.souza@beg.com.br", "user:ana.souza@beg.com.br"]

@@ -31,10 +31,17 @@ def test_definitions_validated_like_the_cli(api):
         response = api.patch("bruno", f"/api/reports/{report['id']}/", json=change)
         assert response.status_code == 422 and response.json()["campo"] == field, (change, response.json())
     assert api.post("bruno", "/api/reports/", json={**DEFINITION, "name": ""}).json()["campo"] == "name"
-    assert api.post("bruno", "/api/reports/", json={**DEFINITION, "name": "Outro", "dataset": "nenhum"}).status_code == 422
+    assert (
+        api.post(
+            "bruno", "/api/reports/", json={**DEFINITION, "name": "Outro", "dataset": "nenhum"}
+        ).status_code
+        == 422
+    )
     assert api.get("bruno", f"/api/reports/{report['id']}/").json() == report  # nothing was changed
 
-    edited = api.patch("bruno", f"/api/reports/{report['id']}/", json={"name": "Empresas ativas", "cron": "0 9 * * *"})
+    edited = api.patch(
+        "bruno", f"/api/reports/{report['id']}/", json={"name": "Empresas ativas", "cron": "0 9 * * *"}
+    )
     assert edited.json()["name"] == "Empresas ativas" and edited.json()["slug"] == "empresas"
     assert api.post("bruno", f"/api/reports/{report['id']}/disable/").json()["next_run_at"] is None
     assert api.post("bruno", f"/api/reports/{report['id']}/enable/").json()["next_run_at"] is not None
@@ -43,8 +50,16 @@ def test_definitions_validated_like_the_cli(api):
     assert api.post("carla", "/api/reports/", json={**DEFINITION, "name": "X"}).status_code == 403
     assert api.post("carla", f"/api/reports/{report['id']}/disable/").status_code == 403
     assert api.get("diego", "/api/reports/").json() == []
-    for method, path in (("GET", ""), ("PATCH", ""), ("POST", "enable/"), ("POST", "disable/"), ("POST", "run/")):
-        response = api.client.request(method, f"/api/reports/{report['id']}/{path}", headers=api.headers("elisa"), json={})
+    for method, path in (
+        ("GET", ""),
+        ("PATCH", ""),
+        ("POST", "enable/"),
+        ("POST", "disable/"),
+        ("POST", "run/"),
+    ):
+        response = api.client.request(
+            method, f"/api/reports/{report['id']}/{path}", headers=api.headers("elisa"), json={}
+        )
         assert response.status_code == 404, (method, path)
 
 
@@ -53,7 +68,9 @@ def test_run_now_is_a_request_for_the_sensor(api, engine):
     assert api.post("carla", f"/api/reports/{report_id}/run/").status_code == 403
     response = api.post("bruno", f"/api/reports/{report_id}/run/")
     assert response.status_code == 202
-    assert response.json()["status"] == "pending" and response.json()["requested_by"] == "bruno.lima@beg.com.br"
+    assert (
+        response.json()["status"] == "pending" and response.json()["requested_by"] == "bruno.lima@beg.com.br"
+    )
     with session_scope(engine) as session:
         request = session.scalar(select(ReportRunRequest))
         assert (request.report_id, request.status) == (report_id, "pending")
@@ -61,6 +78,8 @@ def test_run_now_is_a_request_for_the_sensor(api, engine):
         session.add(ReportExecution(report_id=report_id, run_key="k1", scheduled_for=when, partition_day="2025-07-10",
                                     trigger="manual", status="success", requested_at=when, row_count=2))  # fmt: skip
     executions = api.get("carla", "/api/reports/executions/").json()
-    assert [(e["report_name"], e["status"], e["row_count"]) for e in executions] == [("Empresas", "success", 2)]
+    assert [(e["report_name"], e["status"], e["row_count"]) for e in executions] == [
+        ("Empresas", "success", 2)
+    ]
     assert api.get("diego", "/api/reports/executions/").json() == []
     assert api.get("carla", f"/api/reports/executions/?report_id={report_id}").json() == executions

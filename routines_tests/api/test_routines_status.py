@@ -32,7 +32,9 @@ def test_status_from_the_instance(api, tmp_path, monkeypatch):
     body = response.json()
     assert body["dagster_home"] == str(home)
     routines = {r["job"]: r for r in body["routines"]}
-    assert "__ASSET_JOB" not in routines and {"export_task_job", "b3_quotes_job", "reports_job"} <= set(routines)
+    assert "__ASSET_JOB" not in routines and {"export_task_job", "b3_quotes_job", "reports_job"} <= set(
+        routines
+    )
 
     closing = routines["close_past_appointments_job"]
     assert (closing["last_run_id"], closing["last_run_status"]) == (result.run_id, "SUCCESS")

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from routines.api.errors import ERROR_RESPONSES, ApiError
+from routines.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
 from routines.api.security import current_user
 from routines.api.tokens import Principal
 
@@ -153,7 +153,12 @@ def routines_status(instance, repo, now: datetime) -> list[RoutineOut]:
     return routines
 
 
-@router.get("/status/", response_model=StatusOut, summary="Situação de cada rotina (instância do Dagster)")
+@router.get(
+    "/status/",
+    response_model=StatusOut,
+    responses={503: {"model": ErrorBody, "description": "Instância do Dagster indisponível (DAGSTER_HOME)"}},
+    summary="Situação de cada rotina (instância do Dagster)",
+)
 def status(_user: Principal = Depends(current_user)):
     from datetime import UTC
 
