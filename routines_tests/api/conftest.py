@@ -65,3 +65,46 @@ def run_task(engine, store, task_id: int, run_id: str = "run-1"):  # noqa: F811
         engine, store, task_id, run_id=run_id, run_key=plan.run_key, slots=2,
         config=ExportsConfig(progress_interval=0),
     )  # fmt: skip
+
+
+@pytest.fixture
+def live_api(engine, people, api_settings):  # noqa: F811 - `people` is the shared fixture
+    """The app served by a real uvicorn server on a free loopback port (in a thread of the test process)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(api_settings), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", issue_tokens(engine, people)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium driven by Playwright (it cannot download its own browser here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()

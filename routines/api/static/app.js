@@ -72,7 +72,9 @@ async function header(active) {
   bar.innerHTML = "<strong>routines</strong>" + pages.map(([slug, label]) =>
     `<a href="/paginas/${slug}" class="${slug === active ? "active" : ""}">${label}</a>`).join("") +
     '<span class="spacer"></span><span id="who"></span>' +
-    '<button class="bell" id="bell" type="button" title="Notificações">&#128276;<span class="count" id="unread-count" hidden>0</span></button>' +
+    '<button class="bell" id="bell" type="button" title="Notificações" aria-label="Notificações">' +
+    '<svg width="20" height="20" viewBox="0 0 24 24" fill="currentColor" aria-hidden="true"><path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/></svg>' +
+    '<span class="count" id="unread-count" hidden>0</span></button>' +
     '<a href="#" id="logout">Sair</a><div id="notifications" hidden></div>';
   document.body.prepend(bar);
   document.getElementById("bell").onclick = toggleNotifications;
