@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
