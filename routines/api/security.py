@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 
 from routines.api.errors import ApiError
@@ -67,7 +68,19 @@ def session(request: Request) -> Iterator[Session]:
         yield db
 
 
-def current_user(request: Request) -> Principal:
+# Declares the scheme in the OpenAPI document (the "Authorize" button of /api/docs); checked by `authenticated`.
+bearer = HTTPBearer(auto_error=False, description="`routines users token USUARIO`")
+
+
+def current_user(
+    request: Request, db: Session = Depends(session), _scheme: object = Depends(bearer)
+) -> Principal:
+    """The caller, from the bearer token; in the request's transaction (the route's `session` is the same one)."""
+    return authenticated(request, db)
+
+
+def authenticated(request: Request, db: Session) -> Principal:
+    """The caller of `request`: 429 while its address is blocked, 401 without a valid token."""
     limiter: FailedAuthLimiter = request.app.state.limiter
     address = client_address(request)
     wait = limiter.retry_after(address)
@@ -85,8 +98,7 @@ def current_user(request: Request) -> Principal:
         reason = "sem cabeçalho Authorization: Bearer" if not header else "cabeçalho Authorization malformado"
         principal = None
     else:
-        with session_scope(get_engine(request.app.state.config.database_url)) as db:
-            principal, reason = authenticate(db, token)
+        principal, reason = authenticate(db, token)
     if principal is None:
         limiter.failed(address)
         logger.warning("falha de autenticação: endereço %s, %s %s", address, request.method, request.url.path)
@@ -96,6 +108,13 @@ def current_user(request: Request) -> Principal:
         )
     request.state.principal = principal
     return principal
+
+
+def run_authenticated(request: Request, work):
+    """`work(db, user)` in one worker thread and one transaction, authentication included: what the routes that
+    every open page polls use (one thread hop per request instead of one per dependency)."""
+    with session_scope(get_engine(request.app.state.config.database_url)) as db:
+        return work(db, authenticated(request, db))
 
 
 def require(role: str):

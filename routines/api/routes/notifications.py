@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from routines.api.errors import ERROR_RESPONSES, MAX_ID, ApiError
-from routines.api.security import current_user, session
+from routines.api.security import bearer, current_user, run_authenticated, session
 from routines.api.tokens import Principal
 from routines.errors import UserError
 from routines.notifications import service
@@ -74,9 +75,17 @@ def unread(
     return [notification_out(n) for n in rows]
 
 
-@router.get("/unread_count/", response_model=UnreadCount, summary="Quantas não lidas (o sino)")
-def unread_count(user: Principal = Depends(current_user), db: Session = Depends(session)):
-    return UnreadCount(count=service.unread_count(db, user.user_id))
+@router.get(
+    "/unread_count/",
+    response_model=UnreadCount,
+    summary="Quantas não lidas (o sino)",
+    dependencies=[Depends(bearer)],
+)
+async def unread_count(request: Request):
+    count = await run_in_threadpool(
+        run_authenticated, request, lambda db, user: service.unread_count(db, user.user_id)
+    )
+    return UnreadCount(count=count)
 
 
 @router.post("/{notification_id}/mark_read/", response_model=Marked, summary="Marca uma como lida")

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from routines.api.errors import ERROR_RESPONSES, MAX_ID, ApiError, not_found
-from routines.api.security import current_user, session
+from routines.api.security import bearer, current_user, run_authenticated, session
 from routines.api.tokens import Principal
 from routines.errors import UserError
 from routines.exports import service
@@ -121,9 +122,16 @@ def create_task(body: TaskIn, user: Principal = Depends(current_user), db: Sessi
     return task_out(task)
 
 
-@router.get("/summary/", response_model=Summary, summary="Totais por situação e arquivos disponíveis")
-def summary(user: Principal = Depends(current_user), db: Session = Depends(session)):
-    return service.task_summary(db, user.user_id)
+@router.get(
+    "/summary/",
+    response_model=Summary,
+    summary="Totais por situação e arquivos disponíveis",
+    dependencies=[Depends(bearer)],
+)
+async def summary(request: Request):
+    return await run_in_threadpool(
+        run_authenticated, request, lambda db, user: service.task_summary(db, user.user_id)
+    )
 
 
 @router.get("/{task_id}/", response_model=TaskOut)
