@@ -75,10 +75,14 @@ def seed(url: str) -> str:
             [{"u": users[i % USERS], "c": company, "r": (i // USERS) % 3 != 0, "t": at(now - timedelta(seconds=i))}
              for i in range(NOTIFICATIONS)],
         )  # fmt: skip
-        if engine.dialect.name == "postgresql":
+        if engine.dialect.name == "sqlite":
             connection.execute(text("analyze"))
-        else:
-            connection.execute(text("analyze"))
+    if (
+        engine.dialect.name == "postgresql"
+    ):  # what autovacuum does to a table in use: statistics, visibility map
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("vacuum analyze notifications"))
+            connection.execute(text("vacuum analyze export_tasks"))
     with session_scope(engine) as session:
         return issue_token(session, users[0]).token, users[0]
 
