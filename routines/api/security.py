@@ -101,8 +101,13 @@ def authenticated(request: Request, db: Session) -> Principal:
         principal, reason = authenticate(db, token)
     if principal is None:
         limiter.failed(address)
-        logger.warning("falha de autenticação: endereço %s, %s %s", address, request.method, request.url.path)
-        logger.info("falha de autenticação: motivo %s", reason)
+        logger.warning(
+            "falha de autenticação: endereço %s, %s %s, motivo %s",
+            address,
+            request.method,
+            request.url.path,
+            reason,
+        )
         raise ApiError(
             401, "token ausente, inválido, expirado ou revogado", headers={"WWW-Authenticate": "Bearer"}
         )
