@@ -130,21 +130,48 @@ def authenticate(session: Session, token: str, now: datetime | None = None) -> t
     if not token or not token.startswith(PREFIX) or len(token) > 200:
         return None, "malformed token"
     now = now or utcnow()
+    # plain columns, not entities: this runs on every request
     row = session.execute(
-        select(ApiToken, User, Company)
+        select(
+            ApiToken.id,
+            ApiToken.revoked_at,
+            ApiToken.expires_at,
+            ApiToken.last_used_at,
+            User.id,
+            User.name,
+            User.email,
+            User.role,
+            User.active,
+            Company.id,
+            Company.code,
+            Company.active,
+        )
         .join(User, User.id == ApiToken.user_id)
         .join(Company, Company.id == User.company_id)
         .where(ApiToken.token_sha256 == token_hash(token))
     ).first()
     if row is None:
         return None, "unknown token"
-    record, user, company = row
-    if record.revoked_at is not None:
-        return None, f"token {record.id} revoked"
-    if record.expires_at is not None and record.expires_at <= now:
-        return None, f"token {record.id} expired"
-    if not user.active or not company.active:
-        return None, f"user {user.id} or company {company.code} disabled"
-    if record.last_used_at is None or now - record.last_used_at >= LAST_USED_EVERY:
-        record.last_used_at = now
-    return Principal(user.id, company.id, company.code, user.name, user.email, user.role), ""
+    (
+        token_id,
+        revoked_at,
+        expires_at,
+        last_used_at,
+        user_id,
+        name,
+        email,
+        role,
+        active,
+        company_id,
+        code,
+        open_,
+    ) = row
+    if revoked_at is not None:
+        return None, f"token {token_id} revoked"
+    if expires_at is not None and expires_at <= now:
+        return None, f"token {token_id} expired"
+    if not active or not open_:
+        return None, f"user {user_id} or company {code} disabled"
+    if last_used_at is None or now - last_used_at >= LAST_USED_EVERY:
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    return Principal(user_id, company_id, code, name, email, role), ""
