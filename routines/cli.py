@@ -58,8 +58,20 @@ def _demo_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace) -> int:
+    from routines.api.server import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
 def _register_platform(subparsers: argparse._SubParsersAction) -> None:
     from routines.housekeeping import cli as housekeeping_cli
+
+    api = subparsers.add_parser("api", help="serve the business API and pages (uvicorn)")
+    api.add_argument("--host", default=os.environ.get("ROUTINES_API_HOST", "127.0.0.1"))
+    api.add_argument("--port", type=int, default=int(os.environ.get("ROUTINES_API_PORT", "8000") or 8000))
+    api.set_defaults(handler=_api)
 
     db = subparsers.add_parser("db", help="business database: migrations, backup, restore").add_subparsers(
         dest="db_command", required=True, metavar="{upgrade,current,downgrade,backup,restore}"
