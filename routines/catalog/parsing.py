@@ -151,7 +151,9 @@ class _Collector:
         line, column, message = self.errors[0]
         extra = ""
         if len(self.errors) > 1:
-            more = "; ".join(f"line {ln}, column {col}: {msg}" for ln, col, msg in self.errors[1:5])
+            more = "; ".join(
+                f"line {ln}{f', column {col}' if col else ''}: {msg}" for ln, col, msg in self.errors[1:5]
+            )
             count = f"{len(self.errors)}{'+' if self.full() else ''}"
             extra = f" ({count} errors in the file; also {more})"
         raise InputFileError(self.file, message + extra, line, column)

@@ -248,7 +248,12 @@ def build_asset(spec: RoutineSpec, source: str) -> dg.AssetsDefinition:
     def _routine(
         context: dg.AssetExecutionContext, database: DatabaseResource, file_store: FileStoreResource
     ) -> dg.MaterializeResult:
-        metadata = _execute(context, spec, database, file_store)
+        from routines.errors import UserError
+
+        try:
+            metadata = _execute(context, spec, database, file_store)
+        except UserError as exc:  # configuration or data that retrying cannot fix
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
         return dg.MaterializeResult(metadata=_metadata_values(metadata))
 
     return _routine
@@ -369,7 +374,6 @@ def build_routine_defs(spec: RoutineSpec, source: str) -> dg.Definitions:
     job = dg.define_asset_job(
         name=f"catalog_{spec.name}_job",
         selection=[asset.key],
-        partitions_def=partitions,
         tags={"routines/catalog": spec.name},
     )
     schedules, sensors = [], []
