@@ -389,6 +389,13 @@ class CatalogError(UserError):
         super().__init__(f"{where}: {message}")
 
 
+_UNION_FIELDS = {
+    "schedule": {"daily", "monthly", "cron", "cyclic", "eventual", "after"},
+    "execution": {"download_file", "load_file", "api_call", "python"},
+    "format": {"csv", "fixed_width"},
+}
+
+
 def _loc(loc: tuple) -> str:
     parts: list[str] = []
     for item in loc:
@@ -396,26 +403,15 @@ def _loc(loc: tuple) -> str:
             parts[-1:] = [f"{parts[-1]}[{item}]" if parts else f"[{item}]"]
         else:
             parts.append(str(item))
-    # discriminated unions add the tag as a path element ("schedule.daily.time"): keep the user's path
-    cleaned = [
-        p
-        for p in parts
-        if p
-        not in {
-            "daily",
-            "monthly",
-            "cron",
-            "cyclic",
-            "eventual",
-            "after",
-            "download_file",
-            "load_file",
-            "api_call",
-            "python",
-            "csv",
-            "fixed_width",
-        }
-    ]
+    # discriminated unions add the tag after the field ("schedule.cron.cron"): keep the user's path
+    cleaned: list[str] = []
+    skipped = False
+    for part in parts:
+        if not skipped and cleaned and part in _UNION_FIELDS.get(cleaned[-1], ()):
+            skipped = True
+            continue
+        skipped = False
+        cleaned.append(part)
     return ".".join(cleaned)
 
 

@@ -46,9 +46,13 @@ def test_daily_d0_through_carnival():
 
 def test_daily_d_plus_1_after_carnival_is_for_the_friday_before():
     defs = defs_of(demo_spec("tesouro_direto_prices_download"))
-    requests, _ = _tick(defs, "catalog_tesouro_direto_prices_download_schedule", datetime(2025, 3, 5, 8, tzinfo=SP))
+    requests, _ = _tick(
+        defs, "catalog_tesouro_direto_prices_download_schedule", datetime(2025, 3, 5, 8, tzinfo=SP)
+    )
     assert [r.partition_key for r in requests] == ["2025-02-28"]
-    requests, _ = _tick(defs, "catalog_tesouro_direto_prices_download_schedule", datetime(2025, 3, 6, 8, tzinfo=SP))
+    requests, _ = _tick(
+        defs, "catalog_tesouro_direto_prices_download_schedule", datetime(2025, 3, 6, 8, tzinfo=SP)
+    )
     assert [r.partition_key for r in requests] == ["2025-03-05"]
 
 
@@ -86,11 +90,21 @@ def test_monthly_last_business_day_at_month_end():
     ("group", "day", "runs", "reason"),
     [
         ("holidays", 3, True, None),
-        ("holidays", 5, False, "05/03/2025 (dia útil no calendário ANBIMA) não pertence ao grupo feriados do calendário ANBIMA"),
+        (
+            "holidays",
+            5,
+            False,
+            "05/03/2025 (dia útil no calendário ANBIMA) não pertence ao grupo feriados do calendário ANBIMA",
+        ),
         ("business_days", 4, False, "04/03/2025 não é dia útil no calendário ANBIMA: Carnaval"),
         ("business_days", 5, True, None),
         ("non_business_days", 4, True, None),
-        ("weekends", 4, False, "04/03/2025 (Carnaval) não pertence ao grupo fins de semana do calendário ANBIMA"),
+        (
+            "weekends",
+            4,
+            False,
+            "04/03/2025 (Carnaval) não pertence ao grupo fins de semana do calendário ANBIMA",
+        ),
         ("weekends", 2, True, None),
         ("every_day", 4, True, None),
     ],
@@ -126,8 +140,14 @@ def test_cyclic_one_run_key_per_slot():
         requests, _ = _tick(defs, name, datetime(2025, 3, 5, hour, minute, tzinfo=SP))
         keys.append(requests[0].run_key)
     assert keys == [f"ptax_usd_intraday:2025-03-05T{t}" for t in ("10:00", "10:30", "13:00", "13:30")]
-    assert _tick(defs, name, datetime(2025, 3, 5, 13, 59, tzinfo=SP))[1] == "13:59 fora da janela 10:00-13:30 de 05/03/2025"
-    assert _tick(defs, name, datetime(2025, 3, 5, 10, 15, tzinfo=SP))[1] == "10:15 não é um horário do ciclo de 30 min"
+    assert (
+        _tick(defs, name, datetime(2025, 3, 5, 13, 59, tzinfo=SP))[1]
+        == "13:59 fora da janela 10:00-13:30 de 05/03/2025"
+    )
+    assert (
+        _tick(defs, name, datetime(2025, 3, 5, 10, 15, tzinfo=SP))[1]
+        == "10:15 não é um horário do ciclo de 30 min"
+    )
 
 
 def test_after_waits_for_the_upstream_partition_of_the_same_day(sqlite_db_url, tmp_path, monkeypatch):
@@ -145,9 +165,16 @@ def test_after_waits_for_the_upstream_partition_of_the_same_day(sqlite_db_url, t
         assert result.total_requested == 0  # upstream not materialized: waits
         with serve_open_data() as (base_url, _):
             monkeypatch.setenv("ROUTINES_TESOURO_TRANSPARENTE_URL", base_url)
-            download = [a for a in assets_of(defs) if dg.AssetKey(["catalog", "tesouro_direto_prices_download"]) in a.keys]
+            download = [
+                a
+                for a in assets_of(defs)
+                if dg.AssetKey(["catalog", "tesouro_direto_prices_download"]) in a.keys
+            ]
             assert dg.materialize(
-                download, resources=resources(sqlite_db_url, tmp_path / "s"), instance=instance, partition_key="2025-03-05"
+                download,
+                resources=resources(sqlite_db_url, tmp_path / "s"),
+                instance=instance,
+                partition_key="2025-03-05",
             ).success
         result = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, evaluation_time=now, cursor=result.cursor
