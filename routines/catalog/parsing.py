@@ -55,7 +55,21 @@ def _decimal(column: ColumnSpec, decimal_comma: bool) -> Callable[[str], str]:
     precision, scale = column.precision or 38, column.scale or 0
     whole_digits = precision - scale
 
+    fast = re.compile(
+        rf"-?[1-9]\d{{0,{max(whole_digits - 1, 0)}}}(?:\.\d{{1,{scale}}})?|-?0(?:\.\d{{1,{scale}}})?"
+        if whole_digits > 0
+        else rf"-?0?\.\d{{1,{scale}}}"
+    ).fullmatch
+    if scale == 0:
+        fast = re.compile(rf"-?[1-9]\d{{0,{max(whole_digits - 1, 0)}}}|0").fullmatch
+
     def convert(value: str) -> str:
+        candidate = value.replace(".", "").replace(",", ".") if decimal_comma else value
+        if fast(candidate):
+            return candidate
+        return checked(value)
+
+    def checked(value: str) -> str:
         raw = value
         if decimal_comma:
             value = value.replace(".", "").replace(",", ".")
@@ -122,6 +136,21 @@ def _datetime(column: ColumnSpec) -> Callable[[str], str]:
     return convert
 
 
+def _memoized(convert: Callable[[str], str], limit: int = 100_000) -> Callable[[str], str]:
+    """Dates repeat a lot in a file: convert each distinct value once (errors are not cached)."""
+    seen: dict[str, str] = {}
+
+    def cached(value: str) -> str:
+        found = seen.get(value)
+        if found is None:
+            found = convert(value)
+            if len(seen) < limit:
+                seen[value] = found
+        return found
+
+    return cached
+
+
 def converter(column: ColumnSpec, decimal_comma: bool = False) -> Callable[[str], str]:
     if column.type == "text":
         return _text
@@ -130,7 +159,7 @@ def converter(column: ColumnSpec, decimal_comma: bool = False) -> Callable[[str]
     if column.type == "decimal":
         return _decimal(column, decimal_comma)
     if column.type == "date":
-        return _date(column)
+        return _memoized(_date(column))
     return _datetime(column)
 
 
@@ -159,6 +188,25 @@ class _Collector:
         raise InputFileError(self.file, message + extra, line, column)
 
 
+def _fast_rows(values: list[list[str | None]], converters, nullable) -> list[list[str | None]] | None:
+    """Column by column (no per-value Python loop of our own); None when any value is wrong."""
+    if not values:
+        return []
+    columns = []
+    try:
+        for index, column in enumerate(zip(*values, strict=True)):
+            convert = converters[index]
+            if nullable[index]:
+                columns.append([convert(v.strip()) if v and v.strip() else None for v in column])
+            else:
+                if not all(v and v.strip() for v in column):
+                    return None
+                columns.append([convert(v.strip()) for v in column])
+    except RowError:
+        return None
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
 def _check_rows(
     records: Iterable[tuple[int, list[str | None]]],
     table: TableSpec,
@@ -172,29 +220,35 @@ def _check_rows(
     names = [column.name for column in columns]
     partition_index = names.index(table.partition_column) if table.partition_column else None
     wanted = day.isoformat() if day is not None else None
-    rows: list[list[str | None]] = []
-    lines = left_out = 0
     width = len(columns)
-    for line, values in records:
-        lines += 1
-        out: list[str | None] = [None] * width
-        for index in range(width):
-            raw = values[index]
-            if raw is None or raw == "" or (raw := raw.strip()) == "":
-                if not nullable[index]:
-                    collector.add(line, names[index], "empty value in a column that is required")
-                continue
-            try:
-                out[index] = converters[index](raw)
-            except RowError as exc:
-                collector.add(line, names[index], str(exc))
-        if collector.full():
-            break
-        if partition_index is not None and wanted is not None and out[partition_index] != wanted:
-            left_out += 1
-            continue
-        rows.append(out)
+    numbered = list(records)
+    lines = len(numbered)
+    rows: list[list[str | None]] | None = None
+    if not collector.errors:
+        rows = _fast_rows([values for _, values in numbered], converters, nullable)
+    if rows is None:  # some value is wrong (or the file had errors already): check row by row, naming them
+        rows = []
+        for line, values in numbered:
+            out: list[str | None] = [None] * width
+            for index in range(width):
+                raw = values[index]
+                if raw is None or raw == "" or (raw := raw.strip()) == "":
+                    if not nullable[index]:
+                        collector.add(line, names[index], "empty value in a column that is required")
+                    continue
+                try:
+                    out[index] = converters[index](raw)
+                except RowError as exc:
+                    collector.add(line, names[index], str(exc))
+            if collector.full():
+                break
+            rows.append(out)
     collector.raise_if_any()
+    left_out = 0
+    if partition_index is not None and wanted is not None:
+        kept = [row for row in rows if row[partition_index] == wanted]
+        left_out = len(rows) - len(kept)
+        rows = kept
     preview = [dict(zip(names, row, strict=True)) for row in rows[:5]]
     return ParsedRows(names, rows, lines, left_out, preview)
 

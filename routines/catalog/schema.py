@@ -438,13 +438,19 @@ def parse_routine(data: Any, file: str, prefix: str = "") -> tuple[RoutineSpec |
         return None, errors_of(exc, file, routine, prefix)
 
 
+def _loader():
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on big catalogs
+
+
 def read_file(path: Path) -> tuple[list[RoutineSpec], list[CatalogError]]:
     """The routines of one YAML file and the errors found (a routine with errors is left out)."""
     import yaml
 
     file = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())
     except (OSError, UnicodeDecodeError) as exc:
         return [], [CatalogError(file, None, None, f"cannot read: {exc}")]
     except yaml.YAMLError as exc:
