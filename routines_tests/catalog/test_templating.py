@@ -40,3 +40,26 @@ def test_environment_variables(monkeypatch):
         UserError, match="routine r, header Authorization: environment variable CATALOG_TOKEN is not set"
     ):
         render_env("Bearer ${CATALOG_TOKEN}", "routine r, header Authorization")
+
+
+def test_download_content_checks():
+    import io
+    import zipfile
+
+    from routines.catalog.runner import check_content
+    from routines.catalog.schema import Checks
+    from routines.errors import InputFileError
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("COTAHIST_D05032025.TXT", "00COTAHIST.2025BOVESPA 20250305\n")
+    data = buffer.getvalue()
+    check_content(data, Checks(zip_member="COTAHIST_D*.TXT"), "u")
+    with pytest.raises(InputFileError, match=r"u, field checks.zip_member: ZIP has no member 'OTHER\*'"):
+        check_content(data, Checks(zip_member="OTHER*"), "u")
+    with pytest.raises(InputFileError, match="field checks.not_html: got an HTML page"):
+        check_content(b"  <HTML><body>404</body></html>", Checks(), "u")
+    with pytest.raises(InputFileError, match="field checks.non_empty: empty file"):
+        check_content(b" \n", Checks(), "u")
+    with pytest.raises(InputFileError, match="field checks.min_size: 3 bytes, less than the minimum 100"):
+        check_content(b"a;b", Checks(min_size=100), "u")
