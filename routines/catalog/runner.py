@@ -95,6 +95,29 @@ def load_bytes(
     """Validate the whole file, then write it (one transaction)."""
     execution = spec.execution
     assert isinstance(execution, LoadFile)
+    from routines.catalog import pg_load
+
+    if engine.dialect.name == "postgresql" and pg_load.supported(execution.format, execution.table):
+        result, left_out, preview = pg_load.load_csv(
+            engine,
+            execution.format,
+            execution.table,
+            data,
+            file,
+            partitioned=partitioned,
+            day=day,
+            routine=spec.name,
+        )
+        return {
+            "file": file,
+            "table": execution.table.name,
+            "mode": result.mode,
+            "row_count": result.rows,
+            "rows_replaced": result.deleted,
+            "rows_of_other_days": left_out,
+            "table_created": result.created,
+            "preview": json.dumps(preview, ensure_ascii=False),
+        }
     parsed = parse_file(data, execution.format, execution.table, file, day if partitioned else None)
     result = write_rows(
         engine, execution.table, parsed, partitioned=partitioned, day=day, file=file, routine=spec.name
