@@ -98,7 +98,11 @@ def _cast(column: ColumnSpec, raw: str, decimal_comma: bool) -> str:
     if column.type == "integer":
         return f"{value}::bigint"
     if column.type == "decimal":
-        return f"{value}::numeric({column.precision},{column.scale})"
+        # more decimal places than the scale must fail (a cast would round): 'x' makes the cast fail
+        return (
+            f"(CASE WHEN scale(trim_scale({value}::numeric)) > {column.scale} THEN 'x' ELSE {value} END)"
+            f"::numeric({column.precision},{column.scale})"
+        )
     if column.type == "date":
         pattern = DATE_FORMATS[column.format]
         return f"to_date({value}, '{pattern}')" if pattern else f"{value}::date"
@@ -188,39 +192,20 @@ def load_csv(
                 line = int(match.group(1)) + first_line - 1 if match else None
                 message = (getattr(diag, "message_primary", None) or str(exc)).strip()
                 raise InputFileError(file, message, line) from None
-            _validate(cursor, spec, fmt, positions, names, first_line, file)
+            total = cursor.rowcount
+            _validate_dates(cursor, spec, positions, names, first_line, file)
             expressions = [
                 _cast(column, f"c{positions[i]}", fmt.decimal_comma) for i, column in enumerate(spec.columns)
             ]
             target = list(names)
             where = ""
-            left_out = 0
             if column_of_day == REFERENCE_COLUMN:
                 target.append(REFERENCE_COLUMN)
                 expressions.append(f"{_literal(day.isoformat())}::date")
             elif column_of_day is not None:
                 index = names.index(column_of_day)
                 where = f" WHERE {expressions[index]} = {_literal(day.isoformat())}::date"
-                cursor.execute(
-                    f"SELECT count(*) FROM catalog_raw WHERE NOT ({expressions[index]} = %s::date)",
-                    (day.isoformat(),),
-                )
-                left_out = cursor.fetchone()[0]
             select = f"SELECT {', '.join(expressions)} FROM catalog_raw{where}"
-            if spec.key:
-                keys = [expressions[names.index(k)] for k in spec.key]
-                cursor.execute(
-                    f"SELECT min(line), {', '.join(keys)} FROM catalog_raw{where} GROUP BY {', '.join(keys)} "
-                    "HAVING count(*) > 1 LIMIT 1"
-                )
-                repeated = cursor.fetchone()
-                if repeated:
-                    raise InputFileError(
-                        file,
-                        f"key ({', '.join(spec.key)}) = ({', '.join(map(str, repeated[1:]))}) repeated",
-                        None,
-                        ",".join(spec.key),
-                    )
             columns_sql = ", ".join(quote(c) for c in target)
             deleted = 0
             if mode == "replace":
@@ -235,11 +220,32 @@ def load_csv(
                     else "DO NOTHING"
                 )
                 statement += f" ON CONFLICT ({', '.join(quote(k) for k in spec.key)}) {action}"
-            cursor.execute(statement)
+            cursor.execute("SAVEPOINT catalog_insert")
+            try:
+                cursor.execute(statement)
+            except Exception as exc:  # a value the casts refuse: find and name every wrong value
+                cursor.execute("ROLLBACK TO SAVEPOINT catalog_insert")
+                _validate(cursor, spec, fmt, positions, names, first_line, file)
+                if spec.key:
+                    keys = [expressions[names.index(k)] for k in spec.key]
+                    cursor.execute(
+                        f"SELECT {', '.join(keys)} FROM catalog_raw{where} GROUP BY {', '.join(keys)} "
+                        "HAVING count(*) > 1 LIMIT 1"
+                    )
+                    repeated = cursor.fetchone()
+                    if repeated:
+                        raise InputFileError(
+                            file,
+                            f"key ({', '.join(spec.key)}) = ({', '.join(map(str, repeated))}) repeated",
+                            None,
+                            ",".join(spec.key),
+                        ) from None
+                diag = getattr(exc, "diag", None)
+                message = (getattr(diag, "message_primary", None) or str(exc)).strip()
+                raise InputFileError(file, message) from None
             written = cursor.rowcount
-            cursor.execute(
-                f"SELECT {', '.join(expressions[: len(names)])} FROM catalog_raw{where} ORDER BY line LIMIT 5"
-            )
+            left_out = total - written if column_of_day not in (None, REFERENCE_COLUMN) else 0
+            cursor.execute(f"SELECT {', '.join(expressions[: len(names)])} FROM catalog_raw{where} LIMIT 5")
             preview = [
                 {
                     n: (
@@ -277,6 +283,12 @@ def _validate(cursor, spec: TableSpec, fmt: CsvFormat, positions, names, first_l
         for line, index in found:
             cursor.execute(f"SELECT c{positions[index]} FROM catalog_raw WHERE line = %s", (line,))
             errors.append((line, names[index], cursor.fetchone()[0]))
+    _raise(spec, fmt, errors, first_line, file)
+
+
+def _validate_dates(cursor, spec: TableSpec, positions, names, first_line: int, file: str) -> None:
+    """Dates repeat: their distinct values are checked by the Python converters (strict formats)."""
+    errors: list[tuple[int, str, str | None]] = []
     for index, column in enumerate(spec.columns):
         if column.type not in ("date", "datetime"):
             continue
@@ -297,6 +309,10 @@ def _validate(cursor, spec: TableSpec, fmt: CsvFormat, positions, names, first_l
                 (bad,),
             )
             errors.extend((line, column.name, value) for line, value in cursor.fetchall())
+    _raise(spec, None, errors, first_line, file)
+
+
+def _raise(spec: TableSpec, fmt, errors, first_line: int, file: str) -> None:
     if not errors:
         return
     errors.sort(key=lambda e: e[0])
@@ -308,7 +324,7 @@ def _validate(cursor, spec: TableSpec, fmt: CsvFormat, positions, names, first_l
             reason = "empty value in a column that is required"
         else:
             try:
-                converter(column, fmt.decimal_comma)(stripped)
+                converter(column, bool(fmt and fmt.decimal_comma))(stripped)
                 reason = f"{stripped!r} is out of range"
             except RowError as exc:
                 reason = str(exc)
