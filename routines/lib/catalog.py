@@ -268,7 +268,7 @@ def _local(context) -> datetime:
     return moment.astimezone(ZoneInfo(TIMEZONE))
 
 
-def cron_schedule(spec: RoutineSpec, job) -> dg.ScheduleDefinition:
+def cron_schedule(spec: RoutineSpec, job, selection=None) -> dg.ScheduleDefinition:
     schedule = spec.schedule
     assert isinstance(schedule, CronSchedule)
 
@@ -291,12 +291,13 @@ def cron_schedule(spec: RoutineSpec, job) -> dg.ScheduleDefinition:
         return dg.RunRequest(
             run_key=f"{spec.name}:{moment:%Y-%m-%dT%H:%M}",
             tags={DAY_TAG: moment.date().isoformat(), "routines/calendar": spec.calendar},
+            asset_selection=selection,
         )
 
     return _schedule
 
 
-def cyclic_schedule(spec: RoutineSpec, job) -> dg.ScheduleDefinition:
+def cyclic_schedule(spec: RoutineSpec, job, selection=None) -> dg.ScheduleDefinition:
     schedule = spec.schedule
     assert isinstance(schedule, CyclicSchedule)
     from routines.catalog.ticks import cyclic_cron
@@ -322,12 +323,13 @@ def cyclic_schedule(spec: RoutineSpec, job) -> dg.ScheduleDefinition:
         return dg.RunRequest(
             run_key=f"{spec.name}:{decision.slot:%Y-%m-%dT%H:%M}",
             tags={DAY_TAG: decision.slot.date().isoformat(), "routines/slot": f"{decision.slot:%H:%M}"},
+            asset_selection=selection,
         )
 
     return _schedule
 
 
-def arrival_sensor(spec: RoutineSpec, job) -> dg.SensorDefinition:
+def arrival_sensor(spec: RoutineSpec, job, selection=None) -> dg.SensorDefinition:
     schedule = spec.schedule
     assert isinstance(schedule, EventualSchedule) and schedule.watch is not None
     watch = schedule.watch
@@ -356,6 +358,7 @@ def arrival_sensor(spec: RoutineSpec, job) -> dg.SensorDefinition:
                 dg.RunRequest(
                     run_key=f"{spec.name}:{digest}",
                     tags={FILE_TAG: str(path), "routines/catalog_sha256": digest},
+                    asset_selection=selection,
                 )
             )
         return requests
@@ -363,25 +366,16 @@ def arrival_sensor(spec: RoutineSpec, job) -> dg.SensorDefinition:
     return _sensor
 
 
-def build_routine_defs(spec: RoutineSpec, source: str) -> dg.Definitions:
-    asset = build_asset(spec, source)
-    partitions = partitions_for(spec)
+def schedules_for(spec: RoutineSpec, job, partitions, selection=None) -> tuple[list, list]:
+    """The schedule or sensor of a routine (none for `after` and manual `eventual`), running `job` (only the
+    routine's asset of it when `selection` is given)."""
     schedule = spec.schedule
-    if isinstance(schedule, AfterSchedule) or (
-        isinstance(schedule, EventualSchedule) and schedule.watch is None
-    ):
-        return dg.Definitions(assets=[asset])
-    job = dg.define_asset_job(
-        name=f"catalog_{spec.name}_job",
-        selection=[asset.key],
-        tags={"routines/catalog": spec.name},
-    )
-    schedules, sensors = [], []
+    name = f"catalog_{spec.name}_schedule"
     if isinstance(schedule, DailySchedule):
         at = parse_hhmm(schedule.time)
-        schedules.append(
+        return [
             business_day_schedule(
-                name=f"catalog_{spec.name}_schedule",
+                name=name,
                 target=job,
                 calendar_name=spec.calendar,
                 hour=at.hour,
@@ -389,13 +383,14 @@ def build_routine_defs(spec: RoutineSpec, source: str) -> dg.Definitions:
                 business_days_late=schedule.business_days_late,
                 partitions_def=partitions,
                 default_status=_status(spec),
+                asset_selection=selection,
             )
-        )
-    elif isinstance(schedule, MonthlySchedule):
+        ], []
+    if isinstance(schedule, MonthlySchedule):
         at = parse_hhmm(schedule.time)
-        schedules.append(
+        return [
             monthly_business_day_schedule(
-                name=f"catalog_{spec.name}_schedule",
+                name=name,
                 target=job,
                 calendar_name=spec.calendar,
                 nth=schedule.nth_business_day,
@@ -403,15 +398,115 @@ def build_routine_defs(spec: RoutineSpec, source: str) -> dg.Definitions:
                 minute=at.minute,
                 partitions_def=partitions,
                 default_status=_status(spec),
+                asset_selection=selection,
             )
-        )
-    elif isinstance(schedule, CronSchedule):
-        schedules.append(cron_schedule(spec, job))
-    elif isinstance(schedule, CyclicSchedule):
-        schedules.append(cyclic_schedule(spec, job))
-    else:
-        sensors.append(arrival_sensor(spec, job))
+        ], []
+    if isinstance(schedule, CronSchedule):
+        return [cron_schedule(spec, job, selection)], []
+    if isinstance(schedule, CyclicSchedule):
+        return [cyclic_schedule(spec, job, selection)], []
+    if isinstance(schedule, EventualSchedule) and schedule.watch is not None:
+        return [], [arrival_sensor(spec, job, selection)]
+    return [], []
+
+
+def _needs_job(spec: RoutineSpec) -> bool:
+    schedule = spec.schedule
+    return not (
+        isinstance(schedule, AfterSchedule)
+        or (isinstance(schedule, EventualSchedule) and schedule.watch is None)
+    )
+
+
+def build_routine_defs(spec: RoutineSpec, source: str) -> dg.Definitions:
+    """One routine: its own asset, job and schedule/sensor (the project's `Routine` components)."""
+    asset = build_asset(spec, source)
+    if not _needs_job(spec):
+        return dg.Definitions(assets=[asset])
+    job = dg.define_asset_job(
+        name=f"catalog_{spec.name}_job",
+        selection=[asset.key],
+        tags={"routines/catalog": spec.name},
+    )
+    schedules, sensors = schedules_for(spec, job, partitions_for(spec))
     return dg.Definitions(assets=[asset], jobs=[job], schedules=schedules, sensors=sensors)
+
+
+def _asset_spec(spec: RoutineSpec, source: str) -> dg.AssetSpec:
+    deps = [_upstream_key(name) for name in spec.upstream_routines()]
+    if isinstance(spec.schedule, AfterSchedule):
+        deps += [_upstream_key(u) for u in spec.schedule.upstream if "/" in u]
+    tags = {"routines/catalog": "true"}
+    if spec.catch_up is not None:
+        tags[CATCH_UP_TAG] = str(spec.catch_up.lookback_business_days)
+    return dg.AssetSpec(
+        key=asset_key(spec.name),
+        group_name=spec.group,
+        description=spec.description or f"Rotina do catálogo {spec.name} ({spec.execution.type})",
+        deps=list(dict.fromkeys(deps)),
+        owners=spec.owners or None,
+        tags=tags,
+        metadata=_asset_metadata(spec, source),
+        automation_condition=dg.AutomationCondition.eager()
+        if isinstance(spec.schedule, AfterSchedule)
+        else None,
+        partitions_def=partitions_for(spec),
+    )
+
+
+def _group_of(spec: RoutineSpec) -> tuple:
+    external = isinstance(spec.execution, DownloadFile | ApiCall)
+    if spec.partitioning == "daily":
+        return ("daily", spec.calendar, spec.start_date, spec.include_current_day, external)
+    if spec.partitioning == "monthly":
+        return ("monthly", spec.start_date.replace(day=1), external)
+    return ("none", external)
+
+
+def build_group_defs(
+    index: int, routines: list[tuple[RoutineSpec, str]], asset_specs: list[dg.AssetSpec] | None = None
+) -> dg.Definitions:
+    """Routines of the external folder sharing partitions and retry policy: one multi-asset (each routine an
+    asset of it, run alone by its schedule's asset selection) and one job, so that hundreds of routines load
+    fast."""
+    specs = {asset_key(spec.name): spec for spec, _ in routines}
+    first = routines[0][0]
+    partitions = partitions_for(first)
+    external = isinstance(first.execution, DownloadFile | ApiCall)
+
+    @dg.multi_asset(
+        name=f"catalog_folder_{index}",
+        specs=asset_specs or [_asset_spec(spec, source) for spec, source in routines],
+        can_subset=True,
+        partitions_def=partitions,
+        retry_policy=EXTERNAL_RETRY_POLICY if external else None,
+    )
+    def _routines(
+        context: dg.AssetExecutionContext, database: DatabaseResource, file_store: FileStoreResource
+    ):
+        from routines.errors import UserError
+
+        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+            try:
+                metadata = _execute(context, specs[key], database, file_store)
+            except UserError as exc:
+                raise dg.Failure(description=str(exc), allow_retries=False) from exc
+            yield dg.MaterializeResult(asset_key=key, metadata=_metadata_values(metadata))
+
+    scheduled = [spec for spec, _ in routines if _needs_job(spec)]
+    if not scheduled:
+        return dg.Definitions(assets=[_routines])
+    job = dg.define_asset_job(
+        name=f"catalog_folder_{index}_job",
+        selection=[asset_key(spec.name) for spec in scheduled],
+        tags={"routines/catalog": "folder"},
+    )
+    schedules, sensors = [], []
+    for spec in scheduled:
+        found_schedules, found_sensors = schedules_for(spec, job, partitions, [asset_key(spec.name)])
+        schedules += found_schedules
+        sensors += found_sensors
+    return dg.Definitions(assets=[_routines], jobs=[job], schedules=schedules, sensors=sensors)
 
 
 # ---------------------------------------------------------------- external folder
@@ -491,14 +586,29 @@ def folder_sensor(folder: Path, loaded: int, errors: list[CatalogError]) -> dg.S
 
 def folder_defs(folder: Path, defs_root: Path) -> dg.Definitions:
     specs, errors = folder_routines(folder, project_routine_names(defs_root))
-    parts = []
-    loaded = 0
+    groups: dict[tuple, list[tuple[RoutineSpec, str]]] = {}
+    asset_specs: dict[tuple, list[dg.AssetSpec]] = {}
     for spec, path in specs:
         try:
-            parts.append(build_routine_defs(spec, path))
-            loaded += 1
+            asset_spec = _asset_spec(spec, path)  # a routine that cannot become an asset is left out alone
         except Exception as exc:  # noqa: BLE001 - one bad routine never takes the location down
             errors.append(CatalogError(path, spec.name, None, f"{type(exc).__name__}: {exc}"))
+            continue
+        groups.setdefault(_group_of(spec), []).append((spec, path))
+        asset_specs.setdefault(_group_of(spec), []).append(asset_spec)
+    parts = []
+    loaded = 0
+    for index, (group, routines) in enumerate(groups.items()):
+        try:
+            parts.append(build_group_defs(index, routines, asset_specs[group]))
+            loaded += len(routines)
+        except Exception:  # noqa: BLE001 - find the routine at fault: build them one by one
+            for spec, path in routines:
+                try:
+                    parts.append(build_routine_defs(spec, path))
+                    loaded += 1
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(CatalogError(path, spec.name, None, f"{type(exc).__name__}: {exc}"))
     parts.append(dg.Definitions(sensors=[folder_sensor(folder, loaded, errors)]))
     return dg.Definitions.merge(*parts)
 

@@ -60,7 +60,7 @@ def test_invalid_external_file_leaves_the_rest_running_and_names_its_error(tmp_p
         in skip
     )
     cdi = defs.resolve_assets_def(dg.AssetKey(["catalog", "cdi_rates"]))
-    spec = next(iter(cdi.specs))
+    spec = next(s for s in cdi.specs if s.key == dg.AssetKey(["catalog", "cdi_rates"]))
     assert spec.metadata["routines/deadline"].value == {
         "calendar": "B3",
         "time": "10:00",
@@ -160,3 +160,40 @@ def test_schema_errors_name_the_field(tmp_path, change, field, message):
     valid, errors = validate_paths([tmp_path / "r.yaml"])
     assert valid == 0
     assert any(f"routine cdi_rates, field {field}: " in e and message in e for e in errors), errors
+
+
+def test_folder_routines_run_alone_from_their_shared_job(tmp_path, monkeypatch, sqlite_db_url):
+    folder = tmp_path / "catalog"
+    for name in ("avg_one", "avg_two"):
+        _write(
+            folder,
+            f"{name}.yaml",
+            f"""\
+            name: {name}
+            schedule: {{type: daily, time: "07:00", business_days_late: 1}}
+            execution: {{type: python, callable: "routines.catalog.examples:ptax_monthly_average"}}
+            """,
+        )
+    monkeypatch.setenv("ROUTINES_CATALOG_DIR", str(folder))
+    defs = load_code_location()
+    schedule = defs.resolve_schedule_def("catalog_avg_two_schedule")
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    moment = datetime(2025, 3, 5, 7, tzinfo=ZoneInfo("America/Sao_Paulo"))
+    with dg.build_schedule_context(
+        scheduled_execution_time=moment, repository_def=defs.get_repository_def()
+    ) as ctx:
+        request = schedule.evaluate_tick(ctx).run_requests[0]
+    key = dg.AssetKey(["catalog", "avg_two"])
+    assert request.partition_key == "2025-02-28" and request.asset_selection == [key]
+    job = defs.resolve_job_def(schedule.job_name)
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance, partition_key=request.partition_key, asset_selection=request.asset_selection
+        )
+    assert result.success
+    materialized = [e.asset_key for e in result.get_asset_materialization_events()]
+    assert materialized == [key]
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["month"].value == "2025-02" and metadata["quotes"].value == 0
