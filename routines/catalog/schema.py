@@ -34,7 +34,13 @@ def parse_hhmm(value: str) -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
-HHMM = Annotated[str, Field(description='Local time in America/Sao_Paulo, "HH:MM"')]
+HHMM = Annotated[
+    str,
+    Field(
+        description='Local time in America/Sao_Paulo, "HH:MM"',
+        json_schema_extra={"pattern": TIME_PATTERN.pattern},  # for `dg check yaml`; the validator explains
+    ),
+]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case identifier: a-z, 0-9, _")]
 
 
