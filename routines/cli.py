@@ -103,6 +103,7 @@ def _register_platform(subparsers: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from routines.appointments import cli as appointments_cli
     from routines.calendar import cli as calendar_cli
+    from routines.catalog import cli as catalog_cli
     from routines.companies import cli as companies_cli
     from routines.exports import cli as exports_cli
     from routines.housekeeping import cli as housekeeping_cli
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         notifications_cli,
         appointments_cli,
         housekeeping_cli,
+        catalog_cli,
     ):
         module.register(subparsers)
     return parser
