@@ -67,7 +67,7 @@ def create_app(config: ApiSettings | None = None) -> FastAPI:
         ),
         version="1.0",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served below with Swagger UI's files from the package, not from a CDN
         redoc_url=None,
     )
     app.state.config = config
@@ -109,7 +109,26 @@ def create_app(config: ApiSettings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _interactive_docs(app)
     return app
+
+
+def _interactive_docs(app: FastAPI) -> None:
+    """`/api/docs`: Swagger UI with its JavaScript and CSS served by this service (works without internet)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/api/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def _docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - documentação",
+            swagger_js_url="/api/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/api/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/api/docs/assets/favicon-32x32.png",
+        )
 
 
 def app_from_env() -> FastAPI:

@@ -107,3 +107,14 @@ def test_roles(api):
     assert api.post("ana", f"/api/users/{api.people['diego']}/disable/").status_code == 404  # ACME's admin
     assert api.post("diego", f"/api/users/{api.people['carla']}/disable/").status_code == 404
     assert api.post("ana", f"/api/users/{api.people['carla']}/disable/").json()["active"] is False
+
+
+def test_interactive_docs_are_served_without_internet(api):
+    """/api/docs loads Swagger UI's JavaScript and CSS from this service, never from a CDN."""
+    page = api.client.get("/api/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "cdn." not in page.text and "/api/openapi.json" in page.text
+    for asset in ("/api/docs/assets/swagger-ui-bundle.js", "/api/docs/assets/swagger-ui.css"):
+        assert asset in page.text
+        response = api.client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 100_000, asset
