@@ -13,7 +13,6 @@ An invalid file of the external folder leaves only its routines out: the rest lo
 
 import json
 import os
-import shutil
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +36,7 @@ from routines.catalog.schema import (
     RoutineSpec,
     parse_hhmm,
 )
+from routines.files import move_processed, move_rejected
 from routines.lib.partitions import TIMEZONE, business_day_partitions
 from routines.lib.resources import (
     EXTERNAL_RETRY_POLICY,
@@ -107,15 +107,6 @@ def _upstream_file(context: dg.AssetExecutionContext, upstream: str) -> Path:
     return Path(metadata["path"].value)
 
 
-def _move(path: Path, folder: str) -> Path:
-    target_dir = path.parent / folder
-    target_dir.mkdir(exist_ok=True)
-    stamp = datetime.now(ZoneInfo(TIMEZONE)).strftime("%Y%m%dT%H%M%S")
-    target = target_dir / f"{stamp}_{path.name}"
-    shutil.move(str(path), target)
-    return target
-
-
 def _metadata_values(metadata: dict) -> dict:
     values = {}
     for key, value in metadata.items():
@@ -172,12 +163,18 @@ def _execute(context: dg.AssetExecutionContext, spec: RoutineSpec, database, fil
                 metadata = runner.load_bytes(
                     spec, path.read_bytes(), str(path), day, database.get_engine(), partitioned=partitioned
                 )
-        except dg.Failure:
+        except dg.Failure as failure:
             if arrived:
-                context.log.warning(f"{path} movido para {_move(path, 'rejected')}")
+                target = move_rejected(path, f"{path.name}: {failure.description}")
+                context.log.warning(f"{path} movido para {target} (motivo em {target.name}.error.txt)")
+            raise
+        except Exception as exc:  # database or disk errors: the file never stays behind in the folder
+            if arrived:
+                target = move_rejected(path, f"{path.name}: {type(exc).__name__}: {exc}")
+                context.log.warning(f"{path} movido para {target}")
             raise
         if arrived:
-            metadata["moved_to"] = str(_move(path, "processed"))
+            metadata["moved_to"] = str(move_processed(path))
         return metadata
     assert isinstance(execution, PythonCall)
     available = {
@@ -343,7 +340,7 @@ def arrival_sensor(spec: RoutineSpec, job, selection=None) -> dg.SensorDefinitio
         "para rejected/)",
     )
     def _sensor(context: dg.SensorEvaluationContext):
-        from routines.files import sha256_of
+        from routines.files import move_duplicate, sha256_of
 
         folder = Path(watch.folder).expanduser()
         if not folder.is_dir():
@@ -351,9 +348,28 @@ def arrival_sensor(spec: RoutineSpec, job, selection=None) -> dg.SensorDefinitio
         files = sorted(p for p in folder.glob(watch.pattern) if p.is_file() and not p.name.startswith("."))
         if not files:
             return dg.SkipReason(f"nenhum arquivo {watch.pattern} em {folder}")
-        requests = []
+        requests, notes = [], []
         for path in files:
             digest = sha256_of(path)
+            earlier = context.instance.get_runs(
+                filters=dg.RunsFilter(tags={"dagster/run_key": f"{spec.name}:{digest}"}), limit=1
+            )
+            if earlier and earlier[0].status == dg.DagsterRunStatus.SUCCESS:
+                # the same content was loaded by that run: the copy is set aside, never loaded twice
+                note = (
+                    f"{path.name}: conteúdo idêntico ao já carregado pela execução {earlier[0].run_id} "
+                    f"(sha256 {digest}); nada a carregar"
+                )
+                notes.append(f"{path.name}: já carregado, movido para {move_duplicate(path, note)}")
+                continue
+            if earlier and not earlier[0].is_finished:
+                notes.append(f"{path.name}: em carga pela execução {earlier[0].run_id}")
+                continue
+            if earlier:  # failed without moving the file (a killed worker): Dagster's re-execution takes it
+                notes.append(
+                    f"{path.name}: a execução {earlier[0].run_id} deste conteúdo falhou; reexecute-a"
+                )
+                continue
             requests.append(
                 dg.RunRequest(
                     run_key=f"{spec.name}:{digest}",
@@ -361,7 +377,9 @@ def arrival_sensor(spec: RoutineSpec, job, selection=None) -> dg.SensorDefinitio
                     asset_selection=selection,
                 )
             )
-        return requests
+        if requests:
+            return dg.SensorResult(run_requests=requests)
+        return dg.SkipReason("; ".join(notes))
 
     return _sensor
 

@@ -266,15 +266,28 @@ def test_eventual_file_arrival_processed_or_rejected(sqlite_db_url, tmp_path, co
             assets_of(defs),
             resources=resources(sqlite_db_url, tmp_path / "s"),
             instance=instance,
-            tags=requests[0].tags,
+            tags={**requests[0].tags, "dagster/run_key": requests[0].run_key},  # as the daemon launches it
             raise_on_error=False,
         )
-    assert result.success is content_ok
-    folder = "processed" if content_ok else "rejected"
-    assert not (inbox / "COTAS_1.txt").exists()
-    assert [p.name.split("_", 1)[1] for p in (inbox / folder).iterdir()] == ["COTAS_1.txt"]
-    count = _rows(sqlite_db_url, "select count(*) from fund_quotas") if content_ok else None
-    assert count in ([(1,)], None)
+        assert result.success is content_ok
+        assert not (inbox / "COTAS_1.txt").exists()
+        if content_ok:
+            assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["COTAS_1.txt"]
+            assert _rows(sqlite_db_url, "select count(*) from fund_quotas") == [(1,)]
+            # the same content dropped again: set aside in duplicates/ with a note, never loaded twice
+            (inbox / "COTAS_1.txt").write_text(line + "\n", encoding="latin-1")
+            with dg.build_sensor_context(instance=instance) as context:
+                skipped = sensor.evaluate_tick(context)
+            assert skipped.run_requests == [] and "já carregado" in skipped.skip_message
+            assert not (inbox / "COTAS_1.txt").exists()
+            note = (inbox / "duplicates" / "COTAS_1.txt.note.txt").read_text()
+            assert f"conteúdo idêntico ao já carregado pela execução {result.run_id}" in note
+            assert _rows(sqlite_db_url, "select count(*) from fund_quotas") == [(1,)]
+        else:
+            rejected = sorted(p.name for p in (inbox / "rejected").iterdir())
+            assert rejected == ["COTAS_1.txt", "COTAS_1.txt.error.txt"]
+            error = (inbox / "rejected" / "COTAS_1.txt.error.txt").read_text()
+            assert error.startswith("COTAS_1.txt: ") and "line 1" in error, error
 
 
 def test_deadline_owners_and_catch_up_are_on_the_asset():

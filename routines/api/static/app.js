@@ -9,6 +9,13 @@ function requireLogin() {
   return true;
 }
 
+// A page's refreshes overlap (a timer, a click): `const current = turn(); ...await...; if (!current()) return;`
+// renders only the newest call's answer, so a slower, older answer never overwrites a newer one.
+function turns() {
+  let last = 0;
+  return () => { const mine = ++last; return () => mine === last; };
+}
+
 async function api(method, path, body) {
   const options = { method, headers: { Authorization: "Bearer " + token() } };
   if (body !== undefined) { options.headers["Content-Type"] = "application/json"; options.body = JSON.stringify(body); }
@@ -44,9 +51,12 @@ function say(text, isError) {
   if (box) { box.textContent = text; box.className = isError ? "error" : ""; }
 }
 
+const bellTurn = turns();
 async function refreshBell() {
+  const current = bellTurn();
   try {
     const data = await api("GET", "/api/notifications/unread_count/");
+    if (!current()) return;
     const badge = document.getElementById("unread-count");
     badge.textContent = data.count; badge.hidden = data.count === 0;
   } catch (e) { /* shown on the next action */ }
