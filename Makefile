@@ -1,10 +1,11 @@
-# The two commands: `make run` (Dagster UI on the embedded defaults) and `make test` (the test suite).
+# The two commands: `make run` (Dagster UI and business API on the embedded defaults) and `make test` (the test suite).
 # Both install exactly what uv.lock pins (`uv sync --locked`) into $(VENV).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 3000
+API_PORT ?= 8000
 export ROUTINES_HOME ?= $(CURDIR)/.routines
 # uv installs the rest; its own version is the one uv.lock pins (the `dev` extra)
 UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
@@ -22,9 +23,10 @@ $(VENV)/.installed: $(BIN)/uv pyproject.toml setup.py uv.lock
 	$(BIN)/uv sync -q --locked --extra test --extra dev --python $(BIN)/python
 	touch $@
 
-## run: install, migrate and seed the embedded database, then start `dagster dev` on $(HOST):$(PORT)
+## run: install, migrate and seed the embedded database, then start `dagster dev` on $(HOST):$(PORT) and the
+## business API and pages on $(HOST):$(API_PORT); Ctrl-C stops both
 run: $(VENV)/.installed
-	exec $(BIN)/python -m routines.dev --host $(HOST) --port $(PORT)
+	exec $(BIN)/python -m routines.dev --host $(HOST) --port $(PORT) --api-port $(API_PORT)
 
 ## test: install with test extras and run the whole suite (SQLite and PostgreSQL)
 test: $(VENV)/.installed

@@ -58,8 +58,20 @@ def _demo_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api(args: argparse.Namespace) -> int:
+    from routines.api.server import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
 def _register_platform(subparsers: argparse._SubParsersAction) -> None:
     from routines.housekeeping import cli as housekeeping_cli
+
+    api = subparsers.add_parser("api", help="serve the business API and pages (uvicorn)")
+    api.add_argument("--host", default=os.environ.get("ROUTINES_API_HOST", "127.0.0.1"))
+    api.add_argument("--port", type=int, default=int(os.environ.get("ROUTINES_API_PORT", "8000") or 8000))
+    api.set_defaults(handler=_api)
 
     db = subparsers.add_parser("db", help="business database: migrations, backup, restore").add_subparsers(
         dest="db_command", required=True, metavar="{upgrade,current,downgrade,backup,restore}"
@@ -91,6 +103,7 @@ def _register_platform(subparsers: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from routines.appointments import cli as appointments_cli
     from routines.calendar import cli as calendar_cli
+    from routines.catalog import cli as catalog_cli
     from routines.companies import cli as companies_cli
     from routines.exports import cli as exports_cli
     from routines.housekeeping import cli as housekeeping_cli
@@ -114,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         notifications_cli,
         appointments_cli,
         housekeeping_cli,
+        catalog_cli,
     ):
         module.register(subparsers)
     return parser

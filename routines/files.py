@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
 CHUNK = 1024 * 1024
@@ -88,3 +89,42 @@ class FileStore:
     def describe(self, key: str) -> StoredFile:
         target = self.path(key)
         return StoredFile(path=target, key=key, size=target.stat().st_size, sha256=sha256_of(target))
+
+
+# -- watched drop folders: a file that arrived ends in processed/, rejected/ (with <name>.error.txt) or
+# duplicates/ (with <name>.note.txt) beside it, never left behind and never overwritten -----------------------
+PROCESSED, REJECTED, DUPLICATES = "processed", "rejected", "duplicates"
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    target = folder / name
+    if not target.exists():
+        return target
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
+    return folder / f"{Path(name).stem}.{stamp}{Path(name).suffix}"
+
+
+def _move_into(path: Path, folder_name: str) -> Path:
+    folder = path.parent / folder_name
+    folder.mkdir(parents=True, exist_ok=True)
+    target = _free_name(folder, path.name)
+    shutil.move(str(path), target)
+    return target
+
+
+def move_processed(path: Path) -> Path:
+    return _move_into(path, PROCESSED)
+
+
+def move_rejected(path: Path, reason: str) -> Path:
+    """Move the file to rejected/ and write `<name>.error.txt` beside it with the reason."""
+    target = _move_into(path, REJECTED)
+    target.with_name(f"{target.name}.error.txt").write_text(reason + "\n", encoding="utf-8")
+    return target
+
+
+def move_duplicate(path: Path, note: str) -> Path:
+    """Move a file whose content is already loaded to duplicates/, with `<name>.note.txt` saying so."""
+    target = _move_into(path, DUPLICATES)
+    target.with_name(f"{target.name}.note.txt").write_text(note + "\n", encoding="utf-8")
+    return target

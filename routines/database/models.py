@@ -1,6 +1,7 @@
 """Imports every domain's tables so that `Base.metadata` holds the whole schema (Alembic, tests)."""
 
 from routines.alerts import models as alerts_models  # noqa: F401
+from routines.api import models as api_models  # noqa: F401
 from routines.appointments import models as appointments_models  # noqa: F401
 from routines.calendar import models as calendar_models  # noqa: F401
 from routines.companies import models as companies_models  # noqa: F401

@@ -104,3 +104,29 @@ def cleanup_task_files(
     for removed in report.files:
         store.path(removed.key).unlink(missing_ok=True)
     return report
+
+
+def remove_task_file(
+    engine: Engine, store: FileStore, task_id: int, now: datetime | None = None
+) -> ExportTask:
+    """The legacy `delete_file`: remove one completed task's file now. The task is marked first (compare-and-set
+    on a file not yet removed), then the file is unlinked, as the cleanup does."""
+    t = ExportTask
+    with session_scope(engine) as session:
+        task = session.get(t, task_id)
+        if task is None:
+            raise UserError(f"no export task with id {task_id}")
+        if not task.downloadable:
+            raise UserError(f"task {task_id} has no file to remove ({task.status})")
+        key = task.file_key
+        changed = session.execute(
+            update(t)
+            .where(t.id == task_id, t.file_key == key, t.file_removed_at.is_(None))
+            .values(file_removed_at=now or utcnow())
+        ).rowcount
+        if not changed:
+            raise UserError(f"task {task_id} changed while its file was being removed: look at it again")
+        session.refresh(task)
+        session.expunge(task)
+    store.path(key).unlink(missing_ok=True)
+    return task

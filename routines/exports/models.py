@@ -49,6 +49,7 @@ class ExportTask(Base):
         # The sensor's query: pending tasks, most urgent first.
         Index("ix_export_tasks_queue", "status", "priority", "id"),
         Index("ix_export_tasks_user", "user_id", "created_at"),
+        Index("ix_export_tasks_user_status", "user_id", "status"),  # the API's task summary
         Index("ix_export_tasks_company", "company_id", "created_at"),
         # At most one processing task per slot: the hard bound of the `exports` pool.
         Index(

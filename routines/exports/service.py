@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, String, cast, literal, or_, select, update
+from sqlalchemy import Engine, String, cast, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,10 +110,15 @@ def list_tasks(
     user_id: int | None = None,
     company_code: str | None = None,
     status: str | None = None,
+    is_file_task: bool | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[ExportTask]:
-    """Newest first."""
-    query = select(ExportTask).order_by(ExportTask.id.desc()).limit(limit)
+    """Newest first. `is_file_task`: only the tasks that produced a file (True) or none (False)."""
+    query = select(ExportTask).order_by(ExportTask.id.desc()).limit(limit).offset(offset)
+    if is_file_task is not None:
+        has_file = ExportTask.file_key.is_not(None)
+        query = query.where(has_file if is_file_task else ~has_file)
     if user_id is not None:
         query = query.where(ExportTask.user_id == user_id)
     if company_code:
@@ -121,6 +126,27 @@ def list_tasks(
     if status:
         query = query.where(ExportTask.status == status)
     return list(session.scalars(query))
+
+
+def task_summary(session: Session, user_id: int) -> dict[str, int]:
+    """The legacy summary of a user's tasks: total, one count per status, files_available (downloadable)."""
+    t = ExportTask
+    counts = dict.fromkeys(("pending", "processing", "completed", "failed", "cancelled"), 0)
+    for status, count in session.execute(
+        select(t.status, func.count()).where(t.user_id == user_id).group_by(t.status)
+    ):
+        counts[status] = count
+    files = session.scalar(
+        select(func.count())
+        .select_from(t)
+        .where(
+            t.user_id == user_id,
+            t.status == "completed",
+            t.file_key.is_not(None),
+            t.file_removed_at.is_(None),
+        )
+    )
+    return {"total": sum(counts.values()), **counts, "files_available": files}
 
 
 # -- runs: requested by the sensor, cancelled, reconciled --------------------------------------------------------

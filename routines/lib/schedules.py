@@ -8,7 +8,7 @@ calendar: on a non-business day the tick is skipped with a `SkipReason` naming t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -52,8 +52,10 @@ def business_day_schedule(
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
     default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
+    asset_selection: Sequence[dg.AssetKey] | None = None,
 ) -> dg.ScheduleDefinition:
-    """Run `target` (asset selection, assets or job) at hour:minute on each business day of `calendar_name`.
+    """Run `target` (asset selection, assets or job) at hour:minute on each business day of `calendar_name`
+    (`asset_selection`: only those assets of the job).
 
     The run is for the business day `business_days_late` business days before the tick (D+N, for data
     published late): with `partitions_def` it requests that partition ("YYYY-MM-DD"); without, the day goes
@@ -83,7 +85,10 @@ def business_day_schedule(
         key = decision.run_day.isoformat()
         run_tags = {**(tags or {}), "routines/calendar": calendar_name, "routines/business_day": key}
         return dg.RunRequest(
-            run_key=key, partition_key=key if partitions_def is not None else None, tags=run_tags
+            run_key=key,
+            partition_key=key if partitions_def is not None else None,
+            tags=run_tags,
+            asset_selection=asset_selection,
         )
 
     late = f" (D+{business_days_late} dias úteis)" if business_days_late else ""
@@ -104,6 +109,7 @@ def monthly_business_day_schedule(
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
     default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
+    asset_selection: Sequence[dg.AssetKey] | None = None,
 ) -> dg.ScheduleDefinition:
     """Run `target` at hour:minute on the `nth` business day of each month (nth < 0 from the end, -1 = last).
 
@@ -134,7 +140,9 @@ def monthly_business_day_schedule(
             "routines/calendar": calendar_name,
             "routines/business_day": day.isoformat(),
         }
-        return dg.RunRequest(run_key=day.isoformat(), partition_key=key, tags=run_tags)
+        return dg.RunRequest(
+            run_key=day.isoformat(), partition_key=key, tags=run_tags, asset_selection=asset_selection
+        )
 
     description = description or (
         f"{describe_nth(nth).capitalize()} do mês (calendário {calendar_name}) às {hour:02d}:{minute:02d}"

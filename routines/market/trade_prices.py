@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import Engine, delete
 
@@ -31,7 +29,6 @@ from routines.errors import InputFileError
 HEADER = ("data", "codigo", "tipo", "preco", "moeda")
 PRICE = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d{1,8})?$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-PROCESSED, REJECTED, DUPLICATES = "processed", "rejected", "duplicates"
 FIELD_COLUMNS = {"codigo": "instrument", "tipo": "instrument_type", "preco": "price", "moeda": "currency"}
 
 
@@ -186,37 +183,3 @@ def load_trade_prices(prices: list[TradePrice], engine: Engine, day: date, name:
                 ],
             )
     return len(prices)
-
-
-def _free_name(folder: Path, name: str) -> Path:
-    target = folder / name
-    if not target.exists():
-        return target
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
-    return folder / f"{Path(name).stem}.{stamp}{Path(name).suffix}"
-
-
-def _move(path: Path, folder_name: str) -> Path:
-    folder = path.parent / folder_name
-    folder.mkdir(parents=True, exist_ok=True)
-    target = _free_name(folder, path.name)
-    shutil.move(str(path), target)
-    return target
-
-
-def move_processed(path: Path) -> Path:
-    return _move(path, PROCESSED)
-
-
-def move_rejected(path: Path, reason: str) -> Path:
-    """Move the file to rejected/ and write `<name>.error.txt` beside it with the reason."""
-    target = _move(path, REJECTED)
-    target.with_name(f"{target.name}.error.txt").write_text(reason + "\n", encoding="utf-8")
-    return target
-
-
-def move_duplicate(path: Path, note: str) -> Path:
-    """Move a file whose content is already loaded to duplicates/, with `<name>.note.txt` saying so."""
-    target = _move(path, DUPLICATES)
-    target.with_name(f"{target.name}.note.txt").write_text(note + "\n", encoding="utf-8")
-    return target

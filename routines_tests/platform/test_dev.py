@@ -1,5 +1,5 @@
 """Every way of starting the UI from the repository root serves the `routines` location and stops cleanly:
-`make run`, `dg dev` and a bare `dagster dev` (no DAGSTER_HOME). The embedded setup of `make run` is idempotent.
+`make run` (also the business API and pages), `dg dev` and a bare `dagster dev` (no DAGSTER_HOME). The embedded setup of `make run` is idempotent.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def serve_then_stop(
     port: int,
     start: Callable[[], None],
     stop: Callable[[subprocess.Popen], None],
+    while_serving: Callable[[], None] | None = None,
 ) -> str:
     """Start `command` from the repository root, wait until the webserver serves the `routines` location
     without a load error, stop it with `stop` and check that no process of its group is left. Returns the log."""
@@ -126,6 +127,8 @@ def serve_then_stop(
         assert [entry["name"] for entry in entries] == ["routines"]
         location = entries[0]["locationOrLoadError"]
         assert location["__typename"] == "RepositoryLocation", location.get("message")
+        if while_serving is not None:
+            while_serving()
 
         stop(process)
         process.wait(timeout=90)
@@ -143,16 +146,49 @@ def temporary_homes() -> set[str]:
     return {path.name for path in REPO_ROOT.glob(".tmp_dagster_home_*")}
 
 
+def serves_the_api(port: int) -> Callable[[], None]:
+    """A check that the business API and pages answer on `port` (the second service of `make run`)."""
+
+    def check() -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                schema = requests.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, f"the API does not answer on port {port}"
+                time.sleep(0.5)
+        assert schema.status_code == 200 and "/api/tasks/summary/" in schema.json()["paths"]
+        assert requests.get(f"http://127.0.0.1:{port}/api/tasks/", timeout=5).status_code == 401
+        page = requests.get(f"http://127.0.0.1:{port}/paginas/entrar", timeout=5)
+        assert page.status_code == 200 and "Entrar" in page.text
+
+    return check
+
+
+def services_stopped(log: str) -> None:
+    """Each service of `make run` runs in a process group of its own: none of them may be left."""
+    import re
+
+    groups = [int(pid) for pid in re.findall(r"^(?:dagster|api): pid (\d+):", log, re.MULTILINE)]
+    assert len(groups) == 2, log[-3000:]
+    deadline = time.monotonic() + 30
+    while any(group_alive(g) for g in groups) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(group_alive(g) for g in groups), "a service of make run was left behind"
+
+
 def test_make_run_serves_the_location_and_ctrl_c_stops_everything(tmp_path):
     if shutil.which("make") is None:
         pytest.fail("make is not installed")
-    port = free_port()
+    port, api_port = free_port(), free_port()
     venv = Path(sys.prefix)
     command = [
         "make",
         "--no-print-directory",
         "run",
         f"PORT={port}",
+        f"API_PORT={api_port}",
         f"VENV={venv}",
         "-o",
         f"{venv}/.installed",
@@ -166,7 +202,9 @@ def test_make_run_serves_the_location_and_ctrl_c_stops_everything(tmp_path):
         port,
         start=as_terminal_command,
         stop=lambda process: os.killpg(process.pid, signal.SIGINT),  # Ctrl-C: the terminal signals the group
+        while_serving=serves_the_api(api_port),
     )
+    services_stopped(log)
     assert "demo rows added" in log
     assert (tmp_path / "home" / "routines.db").is_file() and (
         tmp_path / "dagster_home" / "dagster.yaml"
@@ -176,17 +214,19 @@ def test_make_run_serves_the_location_and_ctrl_c_stops_everything(tmp_path):
 def test_make_run_started_in_the_background_stops_on_sigterm(tmp_path):
     """`python -m routines.dev` (what `make run` executes) started by a script in the background, where SIGINT
     is ignored: a SIGTERM to that one process still stops the webserver, the daemon and the code server."""
-    port = free_port()
+    port, api_port = free_port(), free_port()
     env = clean_env(tmp_path, ROUTINES_HOME=str(tmp_path / "home"))
     env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
-    serve_then_stop(
-        [sys.executable, "-m", "routines.dev", "--port", str(port)],
+    log = serve_then_stop(
+        [sys.executable, "-m", "routines.dev", "--port", str(port), "--api-port", str(api_port)],
         env,
         tmp_path / "dev.log",
         port,
         start=as_background_job,
         stop=lambda process: process.send_signal(signal.SIGTERM),
+        while_serving=serves_the_api(api_port),
     )
+    services_stopped(log)
 
 
 def test_dg_dev_from_the_root_serves_the_location(tmp_path):

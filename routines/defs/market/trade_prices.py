@@ -70,14 +70,9 @@ def _find_file(folder: Path, day: date) -> Path:
 def consolidated_trade_prices(
     context: dg.AssetExecutionContext, database: DatabaseResource
 ) -> dg.MaterializeResult:
+    from routines.files import move_processed, move_rejected
     from routines.market import settings
-    from routines.market.trade_prices import (
-        load_trade_prices,
-        move_processed,
-        move_rejected,
-        parse_trade_prices,
-        sha256_bytes,
-    )
+    from routines.market.trade_prices import load_trade_prices, parse_trade_prices, sha256_bytes
 
     day = date.fromisoformat(context.partition_key)
     folder = settings.trade_prices_dir()
@@ -156,14 +151,9 @@ def build_trade_prices_sensor(
         anbima_calendar: BusinessCalendarResource,
         database: DatabaseResource,
     ):
+        from routines.files import move_duplicate, move_rejected
         from routines.market import settings
-        from routines.market.trade_prices import (
-            date_from_name,
-            loaded_sha256,
-            move_duplicate,
-            move_rejected,
-            sha256_bytes,
-        )
+        from routines.market.trade_prices import date_from_name, loaded_sha256, sha256_bytes
 
         moment = (now() if now else datetime.now(ZoneInfo(TIMEZONE))).astimezone(ZoneInfo(TIMEZONE))
         folder = settings.trade_prices_dir()

@@ -2,7 +2,7 @@
 wait for their data (assets read, limit, action).
 
 Revision ID: 0014_alerts
-Revises: 0009_invoices
+Revises: 0011_api
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from routines.database.base import UtcDateTime
 
 revision = "0014_alerts"
-down_revision = "0009_invoices"
+down_revision = "0011_api"
 branch_labels = None
 depends_on = None
 
