@@ -155,11 +155,16 @@ def test_the_code_location_declares_deadlines_and_catch_up():
     graph = defs.get_repository_def().asset_graph
     with_checks = {key.asset_key.to_user_string() for key in graph.asset_check_keys if key.name == "deadline"}
     assert {"b3_quotes", "cvm_fund_quotas", "invoice_processes", "sat_uploads"} <= with_checks
+    assert "catalog/ptax_usd_brl" in with_checks  # a catalog routine declaring `deadline:` in its YAML
     repository = defs.get_repository_def()
     assert repository.has_sensor_def("deadline_sensor") and repository.has_sensor_def("catch_up_sensor")
     assert repository.has_sensor_def("alert_events_sensor")
     catch_up = repository.get_sensor_def("catch_up_sensor")
-    assert {job.name for job in catch_up.jobs} == {"catch_up_b3_quotes", "catch_up_cvm_fund_quotas"}
+    assert {job.name for job in catch_up.jobs} == {
+        "catch_up_b3_quotes",
+        "catch_up_cvm_fund_quotas",
+        "catch_up_catalog_ptax_usd_brl",  # `catch_up:` in the catalog routine's YAML
+    }
     assert set(repository.get_job("catch_up_b3_quotes").asset_layer.selected_asset_keys) == {
         dg.AssetKey("b3_cotahist_file"),
         dg.AssetKey("b3_quotes"),
