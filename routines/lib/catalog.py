@@ -428,6 +428,17 @@ def schedules_for(spec: RoutineSpec, job, partitions, selection=None) -> tuple[l
     return [], []
 
 
+def automation_sensor(spec: RoutineSpec) -> dg.AutomationConditionSensorDefinition:
+    """The sensor that evaluates an `after` routine's condition: its own, running when the routine is enabled
+    (Dagster's default automation sensor starts stopped and would leave the routine waiting forever)."""
+    return dg.AutomationConditionSensorDefinition(
+        f"catalog_{spec.name}_automation",
+        target=[asset_key(spec.name)],
+        default_status=dg.DefaultSensorStatus.RUNNING if spec.enabled else dg.DefaultSensorStatus.STOPPED,
+        description=f"Executa {spec.name} quando as rotinas de que depende concluem o mesmo dia",
+    )
+
+
 def _needs_job(spec: RoutineSpec) -> bool:
     schedule = spec.schedule
     return not (
@@ -440,7 +451,8 @@ def build_routine_defs(spec: RoutineSpec, source: str) -> dg.Definitions:
     """One routine: its own asset, job and schedule/sensor (the project's `Routine` components)."""
     asset = build_asset(spec, source)
     if not _needs_job(spec):
-        return dg.Definitions(assets=[asset])
+        after = [automation_sensor(spec)] if isinstance(spec.schedule, AfterSchedule) else []
+        return dg.Definitions(assets=[asset], sensors=after)
     job = dg.define_asset_job(
         name=f"catalog_{spec.name}_job",
         selection=[asset.key],
@@ -512,14 +524,15 @@ def build_group_defs(
             yield dg.MaterializeResult(asset_key=key, metadata=_metadata_values(metadata))
 
     scheduled = [spec for spec, _ in routines if _needs_job(spec)]
+    after = [automation_sensor(spec) for spec, _ in routines if isinstance(spec.schedule, AfterSchedule)]
     if not scheduled:
-        return dg.Definitions(assets=[_routines])
+        return dg.Definitions(assets=[_routines], sensors=after)
     job = dg.define_asset_job(
         name=f"catalog_folder_{index}_job",
         selection=[asset_key(spec.name) for spec in scheduled],
         tags={"routines/catalog": "folder"},
     )
-    schedules, sensors = [], []
+    schedules, sensors = [], list(after)
     for spec in scheduled:
         found_schedules, found_sensors = schedules_for(spec, job, partitions, [asset_key(spec.name)])
         schedules += found_schedules

@@ -159,6 +159,10 @@ def test_after_waits_for_the_upstream_partition_of_the_same_day(sqlite_db_url, t
         dg.Definitions(resources=resources(sqlite_db_url, tmp_path / "s")),
     )
     load_key = dg.AssetKey(["catalog", "tesouro_direto_prices"])
+    # its own automation sensor, in the state of the routine's `enabled` (Dagster's default one starts stopped)
+    sensor = defs.get_repository_def().get_sensor_def("catalog_tesouro_direto_prices_automation")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING  # enabled: follows its download's runs
+    assert sensor.asset_selection.resolve(defs.resolve_asset_graph()) == {load_key}
     now = datetime(2025, 3, 6, 9, tzinfo=SP)
     with dg.instance_for_test() as instance:
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=now)
