@@ -101,6 +101,7 @@ def _register_platform(subparsers: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from routines.alerts import cli as alerts_cli
     from routines.appointments import cli as appointments_cli
     from routines.calendar import cli as calendar_cli
     from routines.catalog import cli as catalog_cli
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         appointments_cli,
         housekeeping_cli,
         catalog_cli,
+        alerts_cli,
     ):
         module.register(subparsers)
     return parser
