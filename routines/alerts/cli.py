@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from routines.cli_types import at_least
+
 URL_HELP = "database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)"
 
 
@@ -73,16 +75,6 @@ def _set_active(args: argparse.Namespace, active: bool) -> int:
     return 0
 
 
-def _minutes(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value!r}: expected minutes >= 0")
-    return number
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("alerts", help="alert routes: where failures and missed deadlines are sent")
     commands = group.add_subparsers(dest="alerts_command", required=True, metavar="{routes}")
@@ -99,7 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add.add_argument("--owner", action="append", help="asset owner (e-mail or team:name); repeatable")
     add.add_argument("--group", action="append", help="asset group; repeatable")
-    add.add_argument("--quiet-minutes", type=_minutes, default=30, help="same alert not repeated within this")
+    add.add_argument(
+        "--quiet-minutes", type=at_least(0), default=30, help="same alert not repeated within this"
+    )
     add.add_argument("--company", help="company code (its SMTP sends the e-mails of this route)")
     add.set_defaults(handler=_add)
     listing = actions.add_parser("list", help="every route")

@@ -6,6 +6,7 @@ import argparse
 from zoneinfo import ZoneInfo
 
 from routines import TIMEZONE
+from routines.cli_types import at_least
 
 URL_HELP = "database URL (default: ROUTINES_DATABASE_URL or the embedded SQLite)"
 
@@ -54,16 +55,6 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r}: expected a positive number")
-    return number
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subparsers.add_parser("appointments", help="close past appointments into attendance records")
     commands = group.add_subparsers(dest="appointments_command", required=True, metavar="{close,list}")
@@ -71,12 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "close", help="close every active appointment whose time has passed (one attendance each)"
     )
     close.add_argument("--dry-run", action="store_true", help="list what would be closed; change nothing")
-    close.add_argument("--batch-size", type=_positive, default=10_000, help="ids per transaction")
+    close.add_argument("--batch-size", type=at_least(1), default=10_000, help="ids per transaction")
     close.set_defaults(handler=_close)
     listing = commands.add_parser("list", help="newest first: id, time, state, booked name, reference")
     listing.add_argument("--company", help="company code")
     listing.add_argument("--active", action="store_true", help="only active (not yet closed) ones")
-    listing.add_argument("--limit", type=_positive, default=50)
+    listing.add_argument("--limit", type=at_least(1), default=50)
     listing.set_defaults(handler=_list)
     for parser in (close, listing):
         parser.add_argument("--url", help=URL_HELP)
