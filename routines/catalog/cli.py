@@ -14,40 +14,18 @@ PROJECT_CATALOG = Path(__file__).resolve().parent.parent / "defs" / "catalog"
 def validate_paths(paths: list[Path]) -> tuple[int, list[str]]:
     """(number of valid routines, error lines) over files and folders; names must be unique across all and
     every upstream routine must exist."""
-    from routines.catalog.schema import CatalogError, catalog_files, read_file
+    from routines.catalog.schema import CatalogError, catalog_files, check_references, read_files
 
     specs, errors, where = [], [], {}
     for path in paths:
-        if path.is_dir():
-            files = catalog_files(path)
-        elif path.is_file():
-            files = [path]
-        else:
+        if not path.exists():
             errors.append(CatalogError(str(path), None, None, "no such file or folder"))
             continue
-        for file in files:
-            found, problems = read_file(file)
-            errors.extend(problems)
-            for spec in found:
-                if spec.name in where:
-                    errors.append(
-                        CatalogError(str(file), spec.name, "name", f"already declared in {where[spec.name]}")
-                    )
-                    continue
-                where[spec.name] = str(file)
-                specs.append(spec)
-    for spec in specs:
-        missing = [u for u in spec.upstream_routines() if u not in where]
-        if missing:
-            errors.append(
-                CatalogError(
-                    where[spec.name],
-                    spec.name,
-                    "upstream",
-                    f"no catalog routine named {', '.join(map(repr, missing))}",
-                )
-            )
-    return len(specs) - len({e.routine for e in errors if e.field == "upstream"}), [str(e) for e in errors]
+        found, problems = read_files(catalog_files(path) if path.is_dir() else [path], where)
+        specs += found
+        errors += problems
+    missing = check_references(specs, set(where), where)
+    return len(specs) - len({e.routine for e in missing}), [str(e) for e in errors + missing]
 
 
 def _validate(args: argparse.Namespace) -> int:

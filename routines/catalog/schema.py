@@ -493,15 +493,15 @@ def catalog_files(folder: Path) -> list[Path]:
     )
 
 
-def read_folder(folder: Path) -> tuple[list[RoutineSpec], list[CatalogError]]:
-    """Every routine of the YAML files under `folder` (recursively) and every error. Duplicated names: the
-    later file's routine is an error."""
+def read_files(
+    files: list[Path], seen: dict[str, str] | None = None
+) -> tuple[list[RoutineSpec], list[CatalogError]]:
+    """Every routine of these YAML files and every error. `seen` (name -> file, filled in) spans calls: a name
+    declared again is an error in the later file."""
     specs: list[RoutineSpec] = []
     errors: list[CatalogError] = []
-    if not folder.is_dir():
-        return [], [CatalogError(str(folder), None, None, "not a folder")]
-    seen: dict[str, str] = {}
-    for path in catalog_files(folder):
+    seen = {} if seen is None else seen
+    for path in files:
         found, problems = read_file(path)
         errors.extend(problems)
         for spec in found:
@@ -513,6 +513,14 @@ def read_folder(folder: Path) -> tuple[list[RoutineSpec], list[CatalogError]]:
             seen[spec.name] = str(path)
             specs.append(spec)
     return specs, errors
+
+
+def read_folder(folder: Path) -> tuple[list[RoutineSpec], list[CatalogError]]:
+    """Every routine of the YAML files under `folder` (recursively) and every error. Duplicated names: the
+    later file's routine is an error."""
+    if not folder.is_dir():
+        return [], [CatalogError(str(folder), None, None, "not a folder")]
+    return read_files(catalog_files(folder))
 
 
 def check_references(
